@@ -1,0 +1,70 @@
+//! `process.capabilities`: the five capability sets of the container process.
+
+use crate::error::{Context, Result};
+use crate::logging;
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::LinuxCapabilities;
+
+fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
+    let all = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
+    let mut out = CapsHashSet::new();
+    for c in set.iter().flatten() {
+        let name = serde_json::to_value(c)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        match name.parse::<Capability>() {
+            Ok(cap) if all.contains(&cap) => {
+                out.insert(cap);
+            }
+            _ => logging::warn(&format!(
+                "process.capabilities: {name} is not supported by this kernel; skipped"
+            )),
+        }
+    }
+    out
+}
+
+/// Drops every capability not in the bounding set (needs CAP_SETPCAP, so it
+/// runs before the user switch).
+pub fn drop_bounding(c: &LinuxCapabilities) -> Result<()> {
+    let keep = to_caps(c.bounding());
+    for cap in caps::all() {
+        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| crate::error::Error::msg(e.to_string()))
+                .with_context(|| format!("process.capabilities.bounding: drop {cap}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets effective, permitted, inheritable and ambient sets (after the user
+/// switch, which kept the permitted set through PR_SET_KEEPCAPS).
+pub fn apply(c: &LinuxCapabilities) -> Result<()> {
+    let err = |e: caps::errors::CapsError| crate::error::Error::msg(e.to_string());
+    let permitted = to_caps(c.permitted());
+    let effective = to_caps(c.effective());
+    let inheritable = to_caps(c.inheritable());
+    caps::set(None, CapSet::Inheritable, &inheritable)
+        .map_err(err)
+        .context("process.capabilities.inheritable")?;
+    caps::set(
+        None,
+        CapSet::Effective,
+        &effective.intersection(&permitted).cloned().collect(),
+    )
+    .map_err(err)
+    .context("process.capabilities.effective")?;
+    caps::set(None, CapSet::Permitted, &permitted)
+        .map_err(err)
+        .context("process.capabilities.permitted")?;
+    let ambient = to_caps(c.ambient());
+    caps::clear(None, CapSet::Ambient).ok();
+    for cap in ambient {
+        caps::raise(None, CapSet::Ambient, cap)
+            .map_err(err)
+            .with_context(|| format!("process.capabilities.ambient: raise {cap}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Cgroups (cgroupfs driver, v1, hybrid and unified): placing the container
+//! in its own cgroup on every hierarchy and removing it again. Resource
+//! limits come on top of this placement.
+
+pub mod hierarchy;
+
+use crate::error::{Context, Result};
+use nix::errno::Errno;
+use std::path::{Path, PathBuf};
+
+/// The cgroup layout of the host, as `kiste features` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Legacy,
+    Hybrid,
+    Unified,
+}
+
+pub fn mode() -> Mode {
+    const CGROUP2_MAGIC: i64 = 0x6367_7270;
+    let is_v2 = |p: &str| {
+        nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_MAGIC)
+    };
+    if is_v2("/sys/fs/cgroup") {
+        Mode::Unified
+    } else if is_v2("/sys/fs/cgroup/unified") {
+        Mode::Hybrid
+    } else {
+        Mode::Legacy
+    }
+}
+
+/// The container's cgroup: one directory per hierarchy.
+#[derive(Debug, Clone, Default)]
+pub struct Cgroup {
+    /// (hierarchy controllers, directory); v2 has empty controllers.
+    pub dirs: Vec<(String, PathBuf)>,
+}
+
+/// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and
+/// refuses processes until given some: copy the parent's, level by level.
+fn inherit_cpuset(mount_point: &Path, dir: &Path) -> Result<()> {
+    let Ok(rel) = dir.strip_prefix(mount_point) else {
+        return Ok(());
+    };
+    let mut cur = mount_point.to_path_buf();
+    for comp in rel.components() {
+        let parent = cur.clone();
+        cur.push(comp);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let mine = std::fs::read_to_string(cur.join(file)).unwrap_or_default();
+            if mine.trim().is_empty() {
+                let theirs = std::fs::read_to_string(parent.join(file))
+                    .with_context(|| format!("read {}", parent.join(file).display()))?;
+                std::fs::write(cur.join(file), theirs.trim())
+                    .with_context(|| format!("write {}", cur.join(file).display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The container's directory in one hierarchy: `cgroups_path` if absolute,
+/// else relative to our own cgroup; the id when the config names none.
+fn dir_in(h: &hierarchy::Hierarchy, cgroups_path: Option<&Path>, id: &str) -> PathBuf {
+    let p = cgroups_path
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new(id));
+    let rel = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        Path::new(&h.own).join(p)
+    };
+    h.mount_point.join(rel.strip_prefix("/").unwrap_or(&rel))
+}
+
+impl Cgroup {
+    /// Creates the directories. On error, what was made is removed again.
+    pub fn create(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+        let mut cg = Cgroup::default();
+        for h in hierarchy::discover()? {
+            let dir = dir_in(&h, cgroups_path, id);
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                cg.remove();
+                return Err(e).with_context(|| {
+                    format!("linux.cgroupsPath: create cgroup {}", dir.display())
+                });
+            }
+            let is_cpuset = h.controllers.split(',').any(|c| c == "cpuset");
+            cg.dirs.push((h.controllers, dir.clone()));
+            if is_cpuset {
+                if let Err(e) = inherit_cpuset(&h.mount_point, &dir) {
+                    cg.remove();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(cg)
+    }
+
+    /// Moves `pid` (and its threads) into the cgroup on every hierarchy.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        let pid = pid.to_string();
+        for (_, dir) in &self.dirs {
+            let f = dir.join("cgroup.procs");
+            std::fs::write(&f, &pid).with_context(|| format!("join cgroup {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The directories of v1 hierarchies, by name, for the container's
+    /// /sys/fs/cgroup; empty on a unified host.
+    pub fn v1_dirs(&self) -> Vec<(String, PathBuf)> {
+        self.dirs
+            .iter()
+            .filter(|(c, _)| !c.is_empty())
+            .map(|(c, d)| (c.strip_prefix("name=").unwrap_or(c).to_string(), d.clone()))
+            .collect()
+    }
+
+    /// PIDs in the container's cgroup.
+    pub fn pids(&self) -> Vec<i32> {
+        let Some((_, dir)) = self.dirs.first() else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// Removes the directories; a cgroup whose last process just died may
+    /// be busy for a moment, so EBUSY is retried briefly.
+    pub fn remove(&self) {
+        for (_, dir) in &self.dirs {
+            for attempt in 0..200 {
+                match std::fs::remove_dir(dir) {
+                    Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) && attempt < 199 => {
+                        std::thread::sleep(std::time::Duration::from_millis(5))
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The command line, runc's flag for flag. Each command's file only turns
+//! flags into a call of `container::…` and prints the result; errors are
+//! reported here, once.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use crate::error::Result;
+use crate::logging;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kiste",
+    version,
+    about = "kiste: an OCI container runtime, runc-compatible"
+)]
+struct Cli {
+    /// Directory for the containers' state
+    #[arg(long, global = true, default_value = crate::container::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Log file (default: stderr)
+    #[arg(long, global = true)]
+    log: Option<String>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    log_format: String,
+    /// Log debug messages
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Manage cgroups through systemd (not supported yet)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    /// Accepted for compatibility; unused
+    #[arg(long, global = true, hide = true)]
+    criu: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a container; its process waits for `start`
+    Create(create::Args),
+    /// Start a created container
+    Start(start::Args),
+    /// Create and start a container
+    Run(run::Args),
+    /// Print the state of a container as JSON
+    State(state::Args),
+    /// List containers
+    #[command(alias = "ls")]
+    List(list::Args),
+    /// Send a signal to a container's process
+    Kill(kill::Args),
+    /// Delete a container
+    Delete(delete::Args),
+    /// Write a default config.json
+    Spec(spec::Args),
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let format = if cli.log_format == "json" {
+        logging::Format::Json
+    } else {
+        logging::Format::Text
+    };
+    logging::init(cli.log.clone(), format, cli.debug);
+    if cli.log_format != "json" && cli.log_format != "text" {
+        return fail(crate::error::Error::msg(format!(
+            "--log-format: unknown format {:?}",
+            cli.log_format
+        )));
+    }
+    if cli.systemd_cgroup {
+        return fail(crate::error::Error::msg(
+            "--systemd-cgroup: systemd cgroup management is not supported yet",
+        ));
+    }
+    let root = cli.root.clone();
+    let res: Result<i32> = match cli.command {
+        Command::Create(a) => create::exec(&root, a),
+        Command::Start(a) => start::exec(&root, a),
+        Command::Run(a) => run::exec(&root, a),
+        Command::State(a) => state::exec(&root, a),
+        Command::List(a) => list::exec(&root, a),
+        Command::Kill(a) => kill::exec(&root, a),
+        Command::Delete(a) => delete::exec(&root, a),
+        Command::Spec(a) => spec::exec(a, cli.rootless.as_deref().is_some_and(|r| r != "false")),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+/// Reports an error once: to the log (file or stderr) and, when the log is
+/// a file, also on stderr for the person at the terminal.
+fn fail(e: crate::error::Error) -> i32 {
+    let msg = e.to_string();
+    logging::error(&msg);
+    if logging::to_file() {
+        eprintln!("kiste: {msg}");
+    }
+    1
+}

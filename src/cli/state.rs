@@ -1,0 +1,16 @@
+use crate::error::Result;
+use std::path::Path;
+
+#[derive(clap::Args)]
+pub struct Args {
+    pub id: String,
+}
+
+pub fn exec(root: &Path, a: Args) -> Result<i32> {
+    let (state, status) = crate::container::read_state(root, &a.id)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&state.to_oci(status)).unwrap_or_default()
+    );
+    Ok(0)
+}

@@ -1,0 +1,220 @@
+//! Reading and checking a bundle's `config.json`. Every error names the field
+//! (as a JSON path, e.g. `linux.namespaces[2].type`) and the reason.
+
+use crate::error::{Context, Error, Result};
+use crate::{bail, logging};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+pub mod default;
+
+pub const CONFIG_FILE: &str = "config.json";
+
+/// A checked configuration with its bundle and rootfs made absolute.
+pub struct Config {
+    pub spec: Spec,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+}
+
+pub fn load(bundle: &Path) -> Result<Config> {
+    let bundle =
+        std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+    let path = bundle.join(CONFIG_FILE);
+    let text = std::fs::read(&path).with_context(|| format!("open {}", path.display()))?;
+    let spec = parse(&text).with_context(|| format!("{}", path.display()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::msg("root: must be set"))?;
+    if root.path().as_os_str().is_empty() {
+        bail!("root.path: must not be empty");
+    }
+    let rootfs = bundle.join(root.path());
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!(
+            "root.path: rootfs ({}) is not a directory",
+            rootfs.display()
+        ),
+        Err(_) => bail!("root.path: rootfs ({}) does not exist", rootfs.display()),
+    }
+    let rootfs =
+        std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
+    validate(&spec)?;
+    Ok(Config {
+        spec,
+        bundle,
+        rootfs,
+    })
+}
+
+/// Parses config.json text. Capability names the running code does not know
+/// are dropped with a warning (as runc does) rather than refused.
+pub fn parse(text: &[u8]) -> Result<Spec> {
+    let mut value: Value =
+        serde_json::from_slice(text).map_err(|e| Error::msg(format!("invalid JSON: {e}")))?;
+    if !value.is_object() {
+        bail!("invalid JSON: the top level must be an object");
+    }
+    drop_unknown_capabilities(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        Error::msg(format!(
+            "{}: {}",
+            if path == "." { "config" } else { &path },
+            e.inner()
+        ))
+    })
+}
+
+fn drop_unknown_capabilities(value: &mut Value) {
+    let Some(caps) = value
+        .pointer_mut("/process/capabilities")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (set, list) in caps.iter_mut() {
+        let Some(list) = list.as_array_mut() else {
+            continue;
+        };
+        list.retain(|c| {
+            let known = serde_json::from_value::<oci_spec::runtime::Capability>(c.clone()).is_ok();
+            if !known {
+                logging::warn(&format!(
+                    "process.capabilities.{set}: unknown capability {c} ignored"
+                ));
+            }
+            known
+        });
+    }
+}
+
+/// Checks the parts of the spec that serde cannot: required fields, paths that
+/// must be absolute, combinations the kernel would refuse later.
+pub fn validate(spec: &Spec) -> Result<()> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::msg("process: must be set"))?;
+    match process.args() {
+        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
+        _ => bail!("process.args: must not be empty"),
+    }
+    if !process.cwd().is_absolute() {
+        bail!("process.cwd: {:?} is not an absolute path", process.cwd());
+    }
+    for (i, e) in process.env().iter().flatten().enumerate() {
+        if !e.contains('=') || e.starts_with('=') {
+            bail!("process.env[{i}]: {e:?} is not of the form KEY=VALUE");
+        }
+    }
+    let mut rlimit_types = HashSet::new();
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        if !rlimit_types.insert(format!("{:?}", r.typ())) {
+            bail!("process.rlimits[{i}]: duplicate type {:?}", r.typ());
+        }
+        if r.soft() > r.hard() {
+            bail!(
+                "process.rlimits[{i}]: soft limit {} is above hard limit {}",
+                r.soft(),
+                r.hard()
+            );
+        }
+    }
+    let linux = spec.linux().as_ref();
+    let namespaces = linux.and_then(|l| l.namespaces().as_ref());
+    let mut seen = HashSet::new();
+    for (i, ns) in namespaces.iter().flat_map(|v| v.iter()).enumerate() {
+        if !seen.insert(ns.typ()) {
+            bail!(
+                "linux.namespaces[{i}]: duplicate namespace type {}",
+                ns.typ()
+            );
+        }
+        if let Some(p) = ns.path() {
+            if !p.is_absolute() {
+                bail!(
+                    "linux.namespaces[{i}].path: {:?} is not an absolute path",
+                    p
+                );
+            }
+        }
+    }
+    let has = |t: LinuxNamespaceType| seen.contains(&t);
+    let userns_new = namespaces
+        .into_iter()
+        .flatten()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    if let Some(l) = linux {
+        let maps = l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+        if userns_new && l.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            bail!("linux.uidMappings: a new user namespace needs uid mappings");
+        }
+        if userns_new && l.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            bail!("linux.gidMappings: a new user namespace needs gid mappings");
+        }
+        if maps && !userns_new {
+            bail!("linux.uidMappings: mappings are only allowed with a new user namespace");
+        }
+        if let Some(p) = l.rootfs_propagation() {
+            if crate::rootfs::options::propagation(p).is_none() {
+                bail!("linux.rootfsPropagation: unknown value {p:?}");
+            }
+        }
+        for (i, d) in l.devices().iter().flatten().enumerate() {
+            if !d.path().is_absolute() {
+                bail!(
+                    "linux.devices[{i}].path: {:?} is not an absolute path",
+                    d.path()
+                );
+            }
+            if !d.path().starts_with("/dev") {
+                bail!("linux.devices[{i}].path: {:?} is not under /dev", d.path());
+            }
+            use oci_spec::runtime::LinuxDeviceType as T;
+            if matches!(d.typ(), T::A) {
+                bail!("linux.devices[{i}].type: \"a\" is not a device type");
+            }
+            if !matches!(d.typ(), T::P) && (d.major() < 0 || d.minor() < 0) {
+                bail!("linux.devices[{i}]: major and minor must not be negative");
+            }
+        }
+        for (key, _) in l.sysctl().iter().flatten() {
+            crate::sysctl::check(
+                key,
+                has(LinuxNamespaceType::Network),
+                has(LinuxNamespaceType::Ipc),
+                has(LinuxNamespaceType::Uts),
+            )
+            .with_context(|| format!("linux.sysctl.{key}"))?;
+        }
+        if l.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
+            bail!("linux.timeOffsets: needs a time namespace");
+        }
+        if let Some(p) = l.cgroups_path() {
+            if p.components().any(|c| c == std::path::Component::ParentDir) {
+                bail!("linux.cgroupsPath: {:?} must not contain \"..\"", p);
+            }
+        }
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        bail!("hostname: setting it needs a new UTS namespace");
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        bail!("domainname: setting it needs a new UTS namespace");
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.destination().as_os_str().is_empty() {
+            bail!("mounts[{i}].destination: must not be empty");
+        }
+        for o in m.options().iter().flatten() {
+            crate::rootfs::options::check(o).with_context(|| format!("mounts[{i}].options"))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! `create`: set the container up and leave its init waiting for `start`.
+
+use super::state::{EXEC_FIFO, State};
+use super::{Container, id};
+use crate::cgroups::Cgroup;
+use crate::config;
+use crate::error::{Context, Error, Result};
+use crate::namespaces::Plan;
+use crate::process::init::{Gate, InitArgs};
+use crate::process::spawn::{Spawned, spawn};
+use crate::utils::{proc_stat, write_atomic};
+use std::path::{Path, PathBuf};
+
+#[derive(Default, Clone)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+}
+
+/// Creates the container. With `fifo` its init waits on the exec fifo for
+/// `start`; without, on the returned channel (`run`).
+pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, Spawned)> {
+    id::validate(&o.id)?;
+    let cfg = config::load(&o.bundle)?;
+    let plan = Plan::from_spec(&cfg.spec)?;
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("create state root {}", root.display()))?;
+    let dir = root.join(&o.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::msg(format!(
+                "container with given ID already exists: {}",
+                o.id
+            )));
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("create state directory {}", dir.display()));
+        }
+    }
+    let lock = super::lock(
+        std::fs::File::open(&dir).with_context(|| format!("open {}", dir.display()))?,
+        &dir,
+    )?;
+    let me = std::process::id() as i32;
+    let state = State {
+        id: o.id.clone(),
+        bundle: cfg.bundle.clone(),
+        rootfs: cfg.rootfs.clone(),
+        created: crate::utils::rfc3339_now(true),
+        annotations: cfg
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        creator: me,
+        creator_start: proc_stat(me).map_or(0, |s| s.start_time),
+        ..Default::default()
+    };
+    let mut c = Container {
+        id: o.id.clone(),
+        dir,
+        state,
+        _lock: lock,
+    };
+    let mut cgroup = Cgroup::default();
+    let res = (|| -> Result<Spawned> {
+        c.save()?;
+        let cgroups_path = cfg
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().as_deref());
+        cgroup = Cgroup::create(cgroups_path, &o.id)?;
+        c.state.cgroup = cgroup.dirs.clone();
+        c.save()?;
+        let gate = if fifo {
+            let p = c.dir.join(EXEC_FIFO);
+            nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .with_context(|| format!("create {}", p.display()))?;
+            Gate::Fifo(p)
+        } else {
+            Gate::Channel
+        };
+        let args = InitArgs {
+            spec: &cfg.spec,
+            rootfs: &cfg.rootfs,
+            bundle: &cfg.bundle,
+            plan: &plan,
+            no_pivot: o.no_pivot,
+            preserve_fds: o.preserve_fds,
+            gate,
+            cgroup_v1: cgroup.v1_dirs(),
+        };
+        let spawned = spawn(&args, &cgroup)?;
+        c.state.pid = spawned.pid;
+        c.state.pid_start = proc_stat(spawned.pid).map_or(0, |s| s.start_time);
+        c.save()?;
+        if let Some(p) = &o.pid_file {
+            write_atomic(p, spawned.pid.to_string().as_bytes()).context("--pid-file")?;
+        }
+        Ok(spawned)
+    })();
+    match res {
+        Ok(s) => Ok((c, s)),
+        Err(e) => {
+            if c.state.pid > 0 {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(c.state.pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(c.state.pid), None);
+            }
+            cgroup.remove();
+            let _ = std::fs::remove_dir_all(&c.dir);
+            Err(e)
+        }
+    }
+}

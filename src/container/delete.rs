@@ -1,0 +1,65 @@
+//! `delete`: remove a stopped container and everything it owns. Like runc,
+//! a `created` container is killed and removed; a running one only with
+//! `--force`.
+
+use super::Container;
+use super::kill::{pidfd, send, wait_exit};
+use super::state::Status;
+use crate::bail;
+use crate::cgroups::Cgroup;
+use crate::error::Result;
+use std::path::Path;
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let c = Container::open(root, id)?;
+    match c.status() {
+        Status::Stopped => {}
+        Status::Created => stop(&c),
+        Status::Running | Status::Creating if force => stop(&c),
+        s => bail!(
+            "cannot delete container {id} that is not stopped: {}",
+            s.as_str()
+        ),
+    }
+    destroy(&c);
+    Ok(())
+}
+
+/// SIGKILL the init and wait for it to die.
+fn stop(c: &Container) {
+    if let Some(fd) = pidfd(c.state.pid, c.state.pid_start) {
+        if send(&fd, libc::SIGKILL).is_ok() {
+            wait_exit(&fd, 10_000);
+        }
+    }
+    if c.state.pid == 0 && c.state.creator > 0 {
+        // A `create` still at work (or hung): stop it too.
+        if let Some(fd) = pidfd(c.state.creator, c.state.creator_start) {
+            let _ = send(&fd, libc::SIGKILL);
+            wait_exit(&fd, 10_000);
+        }
+    }
+}
+
+/// Removes what the container owns: leftover processes in its cgroup, the
+/// cgroup directories and the state directory.
+pub fn destroy(c: &Container) {
+    let cg = Cgroup {
+        dirs: c.state.cgroup.clone(),
+    };
+    for _ in 0..100 {
+        let pids = cg.pids();
+        if pids.is_empty() {
+            break;
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    cg.remove();
+    let _ = std::fs::remove_dir_all(&c.dir);
+}

@@ -1,0 +1,34 @@
+//! `start`: let the waiting init exec the user program.
+
+use super::Container;
+use super::state::{EXEC_FIFO, Status};
+use crate::bail;
+use crate::error::{Context, Result};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let c = Container::open(root, id)?;
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Running => bail!("cannot start an already running container"),
+        Status::Creating => bail!("cannot start a container that is still being created"),
+    }
+    let fifo = c.dir.join(EXEC_FIFO);
+    // The init holds the fifo open for reading; without it, open fails.
+    let mut f = match std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            bail!("cannot start a container that has stopped")
+        }
+        Err(e) => return Err(e).with_context(|| format!("open {}", fifo.display())),
+    };
+    f.write_all(&[0]).context("signal the container to start")?;
+    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))
+}

@@ -1,0 +1,114 @@
+//! What kiste remembers of a container: one directory per container under
+//! `--root`, holding `state.json` (replaced atomically) and, while the
+//! container is `created`, the exec fifo that `start` opens.
+
+use crate::error::{Context, Error, Result};
+use crate::utils::{proc_stat, write_atomic};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct State {
+    pub id: String,
+    /// Host PID of the container's init; 0 until it exists.
+    pub pid: i32,
+    /// Its start time (clock ticks after boot): a recycled PID has another.
+    pub pid_start: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    pub annotations: BTreeMap<String, String>,
+    /// The container's cgroup directories, (controllers, path).
+    pub cgroup: Vec<(String, PathBuf)>,
+    /// The `kiste create` that is making the container (while pid is 0).
+    pub creator: i32,
+    pub creator_start: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// Is the process `pid` that started at `start` still alive (not a zombie)?
+pub fn alive(pid: i32, start: u64) -> bool {
+    pid > 0
+        && proc_stat(pid)
+            .is_some_and(|s| s.start_time == start && !matches!(s.state, 'Z' | 'X' | 'x'))
+}
+
+impl State {
+    pub fn load(dir: &Path) -> Result<State> {
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text = serde_json::to_vec(self).map_err(|e| Error::msg(e.to_string()))?;
+        write_atomic(&dir.join(STATE_FILE), &text)
+    }
+
+    /// The status as it is now, read from the kernel, never from a record
+    /// that may be stale.
+    pub fn status(&self, dir: &Path) -> Status {
+        if self.pid == 0 {
+            return if alive(self.creator, self.creator_start) {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
+        if !alive(self.pid, self.pid_start) {
+            return Status::Stopped;
+        }
+        if dir.join(EXEC_FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The runtime-spec state object, with runc's extra fields.
+    pub fn to_oci(&self, status: Status) -> serde_json::Value {
+        let pid = if matches!(status, Status::Stopped | Status::Creating) {
+            0
+        } else {
+            self.pid
+        };
+        let mut v = serde_json::json!({
+            "ociVersion": crate::OCI_VERSION,
+            "id": self.id,
+            "pid": pid,
+            "status": status.as_str(),
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": self.owner,
+        });
+        if !self.annotations.is_empty() {
+            v["annotations"] = serde_json::json!(self.annotations);
+        }
+        v
+    }
+}

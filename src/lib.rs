@@ -1,0 +1,23 @@
+//! kiste: an OCI container runtime.
+//!
+//! Layers, top to bottom: `cli` (one file per command) → `container`
+//! (lifecycle and state) → `process` (clone, init, sync) → the kernel
+//! features, one module each: `namespaces`, `rootfs`, `cgroups`,
+//! `capabilities`, `rlimits`, `sysctl`.
+
+pub mod capabilities;
+pub mod cgroups;
+pub mod cli;
+pub mod config;
+pub mod container;
+pub mod error;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
+pub mod rlimits;
+pub mod rootfs;
+pub mod sysctl;
+pub mod utils;
+
+/// The runtime-spec version kiste implements.
+pub const OCI_VERSION: &str = "1.2.0";

@@ -1,0 +1,291 @@
+//! The container's init, from its birth by clone() to the execve of the user
+//! program: namespaces, rootfs, the process attributes, then waiting for
+//! `start`. Runs in the child; every error goes back to kiste over the sync
+//! channel and ends the child.
+
+use super::lookup;
+use super::sync::{Channel, ERROR, GO, INIT_PID, NEED_MAPS, READY, START};
+use crate::error::{Context, Error, Result};
+use crate::namespaces::{self, Plan};
+use crate::rootfs::{self, Rootfs};
+use crate::{bail, capabilities, rlimits, sysctl};
+use nix::sched::CloneFlags;
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// What the init waits on before it execs the user program.
+pub enum Gate {
+    /// `create`: the exec fifo, opened by `start`.
+    Fifo(PathBuf),
+    /// `run`: a START message from kiste on the sync channel.
+    Channel,
+}
+
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub plan: &'a Plan,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub gate: Gate,
+    pub cgroup_v1: Vec<(String, PathBuf)>,
+}
+
+/// The child of a single clone() that made every namespace.
+pub fn single_stage(a: &InitArgs, ch: &Channel) -> ! {
+    report(
+        ch,
+        (|| {
+            set_dumpable(false);
+            ch.expect(GO)?;
+            if a.plan.new_userns() {
+                become_root()?;
+            }
+            a.plan.join_all(false)?;
+            // The cgroup namespace is made only now that kiste has moved us
+            // into the container's cgroup, so that it is rooted there.
+            if a.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+                nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+                    .context("create cgroup namespace")?;
+            }
+            container(a, ch)
+        })(),
+    )
+}
+
+/// The middle process: joins namespaces by path, makes the new ones, and
+/// forks the init into them.
+pub fn two_stage(a: &InitArgs, ch: &Channel) -> ! {
+    report(
+        ch,
+        (|| {
+            set_dumpable(false);
+            ch.expect(GO)?;
+            a.plan.join_all(false)?;
+            let mut rest = a.plan.new;
+            if a.plan.new_userns() {
+                nix::sched::unshare(CloneFlags::CLONE_NEWUSER).context("create user namespace")?;
+                ch.send(NEED_MAPS, &[])?;
+                ch.expect(GO)?;
+                become_root()?;
+                rest.remove(CloneFlags::CLONE_NEWUSER);
+            }
+            nix::sched::unshare(rest).with_context(|| format!("create namespaces {rest:?}"))?;
+            if rest.contains(namespaces::flag(T::Time)) {
+                namespaces::write_time_offsets(a.spec)?;
+            }
+            match unsafe { nix::unistd::fork() }.context("fork container init")? {
+                nix::unistd::ForkResult::Child => container(a, ch),
+                nix::unistd::ForkResult::Parent { child } => {
+                    ch.send(INIT_PID, child.as_raw().to_string().as_bytes())?;
+                    unsafe { libc::_exit(0) }
+                }
+            }
+        })(),
+    )
+}
+
+/// Sends a setup error to kiste and ends the child. (Success never returns:
+/// it ends in execve.)
+fn report(ch: &Channel, res: Result<std::convert::Infallible>) -> ! {
+    let Err(e) = res;
+    let _ = ch.send(ERROR, e.to_string().as_bytes());
+    unsafe { libc::_exit(1) }
+}
+
+fn set_dumpable(on: bool) {
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+}
+
+/// In a new user namespace: become its root (uid/gid 0, mapped by now).
+fn become_root() -> Result<()> {
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .context("setresgid 0 in user namespace")?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .context("setresuid 0 in user namespace")?;
+    Ok(())
+}
+
+/// Everything inside the namespaces, up to the execve of the user program.
+fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
+    let spec = a.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::msg("process: must be set"))?;
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).with_context(|| format!("hostname: set {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        let c = CString::new(d).map_err(|_| Error::msg("domainname: contains NUL"))?;
+        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
+            return Err(nix::errno::Errno::last())
+                .with_context(|| format!("domainname: set {d:?}"));
+        }
+    }
+    // The fifo lives in the state directory on the host: open it while the
+    // host is still in view. It is close-on-exec.
+    let fifo = match &a.gate {
+        Gate::Fifo(p) => Some(
+            nix::fcntl::open(
+                p,
+                nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .with_context(|| format!("open exec fifo {}", p.display()))?,
+        ),
+        Gate::Channel => None,
+    };
+    if !a.plan.has(T::Mount) {
+        bail!("linux.namespaces: a mount namespace is required");
+    }
+    let userns = a.plan.has(T::User);
+    rootfs::setup(&Rootfs {
+        spec,
+        rootfs: a.rootfs,
+        bundle: a.bundle,
+        userns,
+        no_pivot: a.no_pivot,
+        cgroup_v1: &a.cgroup_v1,
+    })?;
+    let cwd = process.cwd();
+    rootfs::resolve::mkdir_all(&root_fd()?, cwd, 0o755)
+        .with_context(|| format!("process.cwd: create {}", cwd.display()))?;
+    if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        sysctl::apply(s)?;
+    }
+    rootfs::finish(spec)?;
+
+    if let Some(r) = process.rlimits() {
+        rlimits::apply(r)?;
+    }
+    if let Some(c) = process.capabilities() {
+        capabilities::drop_bounding(c)?;
+    }
+    switch_user(process.user())?;
+    if let Some(c) = process.capabilities() {
+        capabilities::apply(c)?;
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(nix::errno::Errno::last()).context("process.noNewPrivileges");
+        }
+    }
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    nix::unistd::chdir(cwd).with_context(|| format!("process.cwd: chdir to {}", cwd.display()))?;
+    // CVE-2024-21626: the working directory must be inside the container.
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => {}
+        _ => bail!("process.cwd: {} is outside the container", cwd.display()),
+    }
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let program = lookup::find(&args[0], &env)
+        .map_err(|e| Error::msg(format!("unable to start container process: {e}")))?;
+    let argv: Vec<CString> = args
+        .iter()
+        .map(|s| CString::new(s.as_str()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::msg("process.args: contains NUL"))?;
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|s| CString::new(s.as_str()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::msg("process.env: contains NUL"))?;
+    let path = CString::new(program.as_os_str().as_bytes())
+        .map_err(|_| Error::msg("program path contains NUL"))?;
+
+    // CVE-2024-21626: no fd of ours reaches the user program; only stdio and
+    // the --preserve-fds ones stay open across execve.
+    unsafe {
+        libc::close_range(
+            3 + a.preserve_fds,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as i32,
+        )
+    };
+    ch.send(READY, &[])?;
+    wait_gate(fifo.as_ref(), ch)?;
+    reset_signals();
+    let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+    // Past `start` nobody listens on the channel any more: say it on stderr.
+    eprintln!(
+        "kiste: exec {}: {}",
+        program.display(),
+        crate::error::errno_text(e)
+    );
+    unsafe { libc::_exit(127) }
+}
+
+fn root_fd() -> Result<OwnedFd> {
+    nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open /")
+}
+
+fn switch_user(user: &oci_spec::runtime::User) -> Result<()> {
+    let gids: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    // setgroups is refused in a user namespace whose setgroups file says
+    // "deny"; then the config must not ask for groups.
+    if let Err(e) = nix::unistd::setgroups(&gids) {
+        if !gids.is_empty() || e != nix::errno::Errno::EPERM {
+            return Err(e).context("process.user.additionalGids: setgroups");
+        }
+    }
+    let gid = Gid::from_raw(user.gid());
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresgid(gid, gid, gid)
+        .with_context(|| format!("process.user.gid: setresgid {gid}"))?;
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    nix::unistd::setresuid(uid, uid, uid)
+        .with_context(|| format!("process.user.uid: setresuid {uid}"))?;
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    Ok(())
+}
+
+fn wait_gate(fifo: Option<&OwnedFd>, ch: &Channel) -> Result<()> {
+    match fifo {
+        Some(f) => {
+            let mut b = [0u8; 1];
+            loop {
+                let n = unsafe { libc::read(f.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+                if n == 1 {
+                    return Ok(());
+                }
+                if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+                    continue;
+                }
+                bail!("wait for start: exec fifo closed");
+            }
+        }
+        None => ch.expect(START).map(|_| ()),
+    }
+}
+
+/// The user program starts with default signal handling and nothing blocked.
+fn reset_signals() {
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in 1..32 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+    }
+}

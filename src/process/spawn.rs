@@ -1,0 +1,84 @@
+//! kiste's side of making the container's init: clone, place it in its
+//! cgroup, write its id maps, and wait until it is set up (or failed).
+
+use super::clone::fork_with;
+use super::init::{self, InitArgs};
+use super::sync::{self, Channel, ERROR, GO, INIT_PID, NEED_MAPS, READY};
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result};
+use crate::namespaces;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A container init that is set up and waiting to be started.
+pub struct Spawned {
+    /// Its PID on the host.
+    pub pid: i32,
+    /// The channel to it (used by `run` to start it).
+    pub channel: Channel,
+}
+
+pub fn spawn(a: &InitArgs, cgroup: &Cgroup) -> Result<Spawned> {
+    let (parent, child) = sync::pair()?;
+    let two = a.plan.needs_two_stages();
+    let flags = if two {
+        CloneFlags::empty()
+    } else {
+        a.plan.new - CloneFlags::CLONE_NEWCGROUP
+    };
+    let pid = fork_with(flags)?;
+    if pid == 0 {
+        drop(parent);
+        if two {
+            init::two_stage(a, &child)
+        } else {
+            init::single_stage(a, &child)
+        }
+    }
+    drop(child);
+    let mut init_pid = pid;
+    let res = (|| -> Result<()> {
+        cgroup.add(pid)?;
+        if !two && a.plan.new_userns() {
+            namespaces::write_id_maps(pid, a.spec)?;
+        }
+        parent.send(GO, &[])?;
+        loop {
+            match parent.recv()? {
+                Some((NEED_MAPS, _)) => {
+                    namespaces::write_id_maps(pid, a.spec)?;
+                    parent.send(GO, &[])?;
+                }
+                Some((INIT_PID, p)) => {
+                    init_pid = String::from_utf8_lossy(&p)
+                        .parse()
+                        .map_err(|_| Error::msg("bad init pid from container"))?;
+                    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+                }
+                Some((READY, _)) => return Ok(()),
+                Some((ERROR, msg)) => {
+                    return Err(Error::msg(String::from_utf8_lossy(&msg).into_owned()));
+                }
+                Some((t, _)) => {
+                    return Err(Error::msg(format!(
+                        "unexpected message {:?} from container init",
+                        t as char
+                    )));
+                }
+                None => return Err(Error::msg("container init exited during setup")),
+            }
+        }
+    })();
+    if let Err(e) = res {
+        for p in [pid, init_pid] {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(p), None);
+        }
+        return Err(e);
+    }
+    Ok(Spawned {
+        pid: init_pid,
+        channel: parent,
+    })
+}

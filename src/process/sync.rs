@@ -1,0 +1,88 @@
+//! The channel between kiste and the container's init while it is set up: a
+//! SOCK_SEQPACKET socket pair carrying one tagged message per packet.
+
+use crate::error::{Context, Error, Result};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Messages (first byte of a packet).
+pub const GO: u8 = b'G'; // parent -> child: proceed
+pub const NEED_MAPS: u8 = b'U'; // child -> parent: write uid/gid maps for me
+pub const INIT_PID: u8 = b'P'; // child -> parent: the init's pid (two-stage)
+pub const READY: u8 = b'R'; // child -> parent: set up, waiting to start
+pub const ERROR: u8 = b'E'; // child -> parent: setup failed, text follows
+pub const START: u8 = b'S'; // parent -> child: exec the user program now
+
+pub struct Channel(pub OwnedFd);
+
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("create sync socket")?;
+    Ok((Channel(a), Channel(b)))
+}
+
+impl Channel {
+    pub fn send(&self, tag: u8, payload: &[u8]) -> Result<()> {
+        let mut buf = Vec::with_capacity(1 + payload.len());
+        buf.push(tag);
+        buf.extend_from_slice(payload);
+        loop {
+            let n = unsafe {
+                libc::send(
+                    self.0.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                return Ok(());
+            }
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EINTR {
+                return Err(Error::sys("sync with container init", e));
+            }
+        }
+    }
+
+    /// The next message, or None when the other side has gone.
+    pub fn recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n =
+                unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n > 0 {
+                buf.truncate(n as usize);
+                let tag = buf.remove(0);
+                return Ok(Some((tag, buf)));
+            }
+            if n == 0 {
+                return Ok(None);
+            }
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EINTR {
+                return Err(Error::sys("sync with container init", e));
+            }
+        }
+    }
+
+    /// Waits for `tag`; anything else (or the peer going away) is an error.
+    pub fn expect(&self, tag: u8) -> Result<Vec<u8>> {
+        match self.recv()? {
+            Some((t, p)) if t == tag => Ok(p),
+            Some((ERROR, p)) => Err(Error::msg(String::from_utf8_lossy(&p).into_owned())),
+            Some((t, _)) => Err(Error::msg(format!(
+                "sync with container init: unexpected message {:?}",
+                t as char
+            ))),
+            None => Err(Error::msg(
+                "sync with container init: the other side went away",
+            )),
+        }
+    }
+}

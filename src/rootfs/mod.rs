@@ -1,0 +1,129 @@
+//! The container's filesystem view: mounts, /dev, pivot_root, masked and
+//! read-only paths. Runs in the container's init, inside its new mount
+//! namespace, before the user program.
+
+pub mod devices;
+pub mod fdmount;
+pub mod masked;
+pub mod mounts;
+pub mod options;
+pub mod pivot;
+pub mod resolve;
+
+use crate::error::{Context, Result};
+use nix::mount::{MsFlags, mount};
+use oci_spec::runtime::Spec;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+pub struct Rootfs<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub userns: bool,
+    pub no_pivot: bool,
+    pub cgroup_v1: &'a [(String, PathBuf)],
+}
+
+fn propagation(spec: &Spec) -> Option<(u64, bool)> {
+    let p = spec.linux().as_ref()?.rootfs_propagation().as_ref()?;
+    options::propagation(p)
+}
+
+/// Everything up to and including pivot_root.
+pub fn setup(r: &Rootfs) -> Result<()> {
+    // Nothing we mount may propagate to the host: "/" becomes a recursive
+    // slave (or what linux.rootfsPropagation says).
+    let (flag, rec) = propagation(r.spec).unwrap_or((libc::MS_SLAVE, true));
+    fdmount::set_propagation_path(Path::new("/"), flag, rec)?;
+    if flag == libc::MS_SHARED {
+        // pivot_root refuses a new root whose parent mount is shared.
+        parent_mount_private(r.rootfs)?;
+    }
+    mount(
+        Some(r.rootfs),
+        r.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind rootfs {} onto itself", r.rootfs.display()))?;
+    let root = open_root(r.rootfs)?;
+    let mounts = r.spec.mounts().as_deref().unwrap_or(&[]);
+    let env = mounts::MountEnv {
+        root: &root,
+        bundle: r.bundle,
+        userns: r.userns,
+        cgroup_v1: r.cgroup_v1,
+    };
+    mounts::mount_all(&env, mounts)?;
+    let dev_is_bind = mounts.iter().any(|m| {
+        m.destination() == Path::new("/dev")
+            && (m.typ().as_deref() == Some("bind")
+                || m.options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
+    });
+    if !dev_is_bind {
+        let mut devs = devices::defaults();
+        let extra = r.spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+        devs.extend(extra.into_iter().flatten().map(devices::from_config));
+        for d in &devs {
+            devices::create(&root, d, r.userns)?;
+        }
+        devices::symlinks(&root)?;
+    }
+    drop(root);
+    if r.no_pivot {
+        pivot::no_pivot(r.rootfs)
+    } else {
+        pivot::pivot(r.rootfs)
+    }
+}
+
+/// After pivot_root (and sysctls): propagation of the new "/", read-only and
+/// masked paths, and a read-only root.
+pub fn finish(spec: &Spec) -> Result<()> {
+    if let Some((flag, rec)) = propagation(spec) {
+        fdmount::set_propagation_path(Path::new("/"), flag, rec)?;
+    }
+    let root = open_root(Path::new("/"))?;
+    if let Some(l) = spec.linux() {
+        masked::readonly(&root, l.readonly_paths().as_deref().unwrap_or(&[]))?;
+        masked::mask(&root, l.masked_paths().as_deref().unwrap_or(&[]))?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        fdmount::set_attr(&root, libc::MOUNT_ATTR_RDONLY, 0, 0, false)
+            .context("root.readonly: make / read-only")?;
+    }
+    Ok(())
+}
+
+fn open_root(path: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open {}", path.display()))
+}
+
+/// Makes the mount that holds `rootfs` private.
+fn parent_mount_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let best = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(Path::new)
+        .filter(|mp| parent.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+        .unwrap_or(Path::new("/"));
+    fdmount::set_propagation_path(best, libc::MS_PRIVATE, false)
+}
