@@ -9,17 +9,12 @@ fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
     let all = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
     let mut out = CapsHashSet::new();
     for c in set.iter().flatten() {
-        let name = serde_json::to_value(c)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let name = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         match name.parse::<Capability>() {
             Ok(cap) if all.contains(&cap) => {
                 out.insert(cap);
             }
-            _ => logging::warn(&format!(
-                "process.capabilities: {name} is not supported by this kernel; skipped"
-            )),
+            _ => logging::warn(&format!("process.capabilities: {name} is not supported by this kernel; skipped")),
         }
     }
     out
@@ -46,25 +41,15 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
     let permitted = to_caps(c.permitted());
     let effective = to_caps(c.effective());
     let inheritable = to_caps(c.inheritable());
-    caps::set(None, CapSet::Inheritable, &inheritable)
+    caps::set(None, CapSet::Inheritable, &inheritable).map_err(err).context("process.capabilities.inheritable")?;
+    caps::set(None, CapSet::Effective, &effective.intersection(&permitted).cloned().collect())
         .map_err(err)
-        .context("process.capabilities.inheritable")?;
-    caps::set(
-        None,
-        CapSet::Effective,
-        &effective.intersection(&permitted).cloned().collect(),
-    )
-    .map_err(err)
-    .context("process.capabilities.effective")?;
-    caps::set(None, CapSet::Permitted, &permitted)
-        .map_err(err)
-        .context("process.capabilities.permitted")?;
+        .context("process.capabilities.effective")?;
+    caps::set(None, CapSet::Permitted, &permitted).map_err(err).context("process.capabilities.permitted")?;
     let ambient = to_caps(c.ambient());
     caps::clear(None, CapSet::Ambient).ok();
     for cap in ambient {
-        caps::raise(None, CapSet::Ambient, cap)
-            .map_err(err)
-            .with_context(|| format!("process.capabilities.ambient: raise {cap}"))?;
+        caps::raise(None, CapSet::Ambient, cap).map_err(err).with_context(|| format!("process.capabilities.ambient: raise {cap}"))?;
     }
     Ok(())
 }

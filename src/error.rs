@@ -15,17 +15,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn msg(context: impl Into<String>) -> Self {
-        Error {
-            context: context.into(),
-            errno: None,
-        }
+        Error { context: context.into(), errno: None }
     }
 
     pub fn sys(context: impl Into<String>, errno: Errno) -> Self {
-        Error {
-            context: context.into(),
-            errno: Some(errno),
-        }
+        Error { context: context.into(), errno: Some(errno) }
     }
 
     /// The kernel's answer that caused this error, if any.
@@ -34,11 +28,7 @@ impl Error {
     }
 
     fn prefixed(mut self, outer: String) -> Self {
-        self.context = if self.context.is_empty() {
-            outer
-        } else {
-            format!("{outer}: {}", self.context)
-        };
+        self.context = if self.context.is_empty() { outer } else { format!("{outer}: {}", self.context) };
         self
     }
 }
@@ -68,10 +58,7 @@ impl std::error::Error for Error {}
 
 impl From<Errno> for Error {
     fn from(e: Errno) -> Self {
-        Error {
-            context: String::new(),
-            errno: Some(e),
-        }
+        Error { context: String::new(), errno: Some(e) }
     }
 }
 

@@ -22,11 +22,7 @@ struct Logger {
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 pub fn init(file: Option<String>, format: Format, debug: bool) {
-    let _ = LOGGER.set(Logger {
-        file,
-        format,
-        debug,
-    });
+    let _ = LOGGER.set(Logger { file, format, debug });
 }
 
 pub fn debug_enabled() -> bool {

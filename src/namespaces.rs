@@ -36,14 +36,9 @@ impl Plan {
             match ns.path() {
                 None => new |= flag(ns.typ()),
                 Some(p) => {
-                    let fd = nix::fcntl::open(
-                        p,
-                        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-                        nix::sys::stat::Mode::empty(),
-                    )
-                    .with_context(|| format!("linux.namespaces[{i}].path: open {}", p.display()))?;
-                    check_type(&fd, ns.typ())
-                        .with_context(|| format!("linux.namespaces[{i}].path: {}", p.display()))?;
+                    let fd = nix::fcntl::open(p, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                        .with_context(|| format!("linux.namespaces[{i}].path: open {}", p.display()))?;
+                    check_type(&fd, ns.typ()).with_context(|| format!("linux.namespaces[{i}].path: {}", p.display()))?;
                     join.push((ns.typ(), fd));
                 }
             }
@@ -108,37 +103,23 @@ pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
         return Ok(());
     };
     let text = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
-        maps.iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect::<String>()
+        maps.iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect::<String>()
     };
     let uid = text(linux.uid_mappings());
     let gid = text(linux.gid_mappings());
-    std::fs::write(format!("/proc/{pid}/uid_map"), uid.as_bytes())
-        .with_context(|| format!("linux.uidMappings: write {uid:?}"))?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), gid.as_bytes())
-        .with_context(|| format!("linux.gidMappings: write {gid:?}"))?;
+    std::fs::write(format!("/proc/{pid}/uid_map"), uid.as_bytes()).with_context(|| format!("linux.uidMappings: write {uid:?}"))?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), gid.as_bytes()).with_context(|| format!("linux.gidMappings: write {gid:?}"))?;
     Ok(())
 }
 
 /// Writes the time namespace offsets (after unshare, before the fork).
 pub fn write_time_offsets(spec: &Spec) -> Result<()> {
-    let Some(offsets) = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.time_offsets().as_ref())
-    else {
+    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else {
         return Ok(());
     };
     let mut text = String::new();
     for (clock, o) in offsets {
-        text.push_str(&format!(
-            "{clock} {} {}\n",
-            o.secs().unwrap_or(0),
-            o.nanosecs().unwrap_or(0)
-        ));
+        text.push_str(&format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)));
     }
-    std::fs::write("/proc/self/timens_offsets", text.as_bytes())
-        .with_context(|| format!("linux.timeOffsets: write {text:?}"))
+    std::fs::write("/proc/self/timens_offsets", text.as_bytes()).with_context(|| format!("linux.timeOffsets: write {text:?}"))
 }

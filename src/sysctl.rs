@@ -44,8 +44,7 @@ pub fn check(key: &str, netns: bool, ipcns: bool, utsns: bool) -> Result<()> {
 pub fn apply(sysctl: &std::collections::HashMap<String, String>) -> Result<()> {
     for (key, value) in sysctl {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value)
-            .with_context(|| format!("linux.sysctl.{key}: write {value:?} to {path}"))?;
+        std::fs::write(&path, value).with_context(|| format!("linux.sysctl.{key}: write {value:?} to {path}"))?;
     }
     Ok(())
 }

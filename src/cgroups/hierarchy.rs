@@ -22,19 +22,14 @@ impl Hierarchy {
 
 pub fn discover() -> Result<Vec<Hierarchy>> {
     let own = std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
-    let info =
-        std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
     let mut mounts: Vec<(String, PathBuf)> = Vec::new();
     for line in info.lines() {
         let Some((pre, post)) = line.split_once(" - ") else {
             continue;
         };
         let mut post = post.split(' ');
-        let (fstype, _src, opts) = (
-            post.next().unwrap_or(""),
-            post.next(),
-            post.next().unwrap_or(""),
-        );
+        let (fstype, _src, opts) = (post.next().unwrap_or(""), post.next(), post.next().unwrap_or(""));
         let Some(mp) = pre.split(' ').nth(4) else {
             continue;
         };
@@ -70,11 +65,7 @@ pub fn discover() -> Result<Vec<Hierarchy>> {
             if out.iter().any(|h: &Hierarchy| h.mount_point == *mp) {
                 continue;
             }
-            out.push(Hierarchy {
-                controllers: c.clone(),
-                mount_point: mp.clone(),
-                own: path.to_string(),
-            });
+            out.push(Hierarchy { controllers: c.clone(), mount_point: mp.clone(), own: path.to_string() });
         }
     }
     Ok(out)

@@ -3,6 +3,7 @@
 //! limits come on top of this placement.
 
 pub mod hierarchy;
+pub mod resources;
 
 use crate::error::{Context, Result};
 use nix::errno::Errno;
@@ -18,9 +19,7 @@ pub enum Mode {
 
 pub fn mode() -> Mode {
     const CGROUP2_MAGIC: i64 = 0x6367_7270;
-    let is_v2 = |p: &str| {
-        nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_MAGIC)
-    };
+    let is_v2 = |p: &str| nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_MAGIC);
     if is_v2("/sys/fs/cgroup") {
         Mode::Unified
     } else if is_v2("/sys/fs/cgroup/unified") {
@@ -37,6 +36,27 @@ pub struct Cgroup {
     pub dirs: Vec<(String, PathBuf)>,
 }
 
+/// On cgroup v2 a cgroup gets a controller only if every ancestor enables it
+/// in cgroup.subtree_control. Best effort: a parent holding processes cannot
+/// enable any, and then resource writes fail with a clear error.
+fn enable_controllers(mount_point: &Path, dir: &Path) {
+    let Some(parent) = dir.parent() else { return };
+    let Ok(rel) = parent.strip_prefix(mount_point) else { return };
+    let mut cur = mount_point.to_path_buf();
+    let mut levels = vec![cur.clone()];
+    for comp in rel.components() {
+        cur.push(comp);
+        levels.push(cur.clone());
+    }
+    for level in levels {
+        let ctrls = std::fs::read_to_string(level.join("cgroup.controllers")).unwrap_or_default();
+        let want: Vec<String> = ctrls.split_whitespace().map(|c| format!("+{c}")).collect();
+        if !want.is_empty() {
+            let _ = std::fs::write(level.join("cgroup.subtree_control"), want.join(" "));
+        }
+    }
+}
+
 /// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and
 /// refuses processes until given some: copy the parent's, level by level.
 fn inherit_cpuset(mount_point: &Path, dir: &Path) -> Result<()> {
@@ -50,10 +70,8 @@ fn inherit_cpuset(mount_point: &Path, dir: &Path) -> Result<()> {
         for file in ["cpuset.cpus", "cpuset.mems"] {
             let mine = std::fs::read_to_string(cur.join(file)).unwrap_or_default();
             if mine.trim().is_empty() {
-                let theirs = std::fs::read_to_string(parent.join(file))
-                    .with_context(|| format!("read {}", parent.join(file).display()))?;
-                std::fs::write(cur.join(file), theirs.trim())
-                    .with_context(|| format!("write {}", cur.join(file).display()))?;
+                let theirs = std::fs::read_to_string(parent.join(file)).with_context(|| format!("read {}", parent.join(file).display()))?;
+                std::fs::write(cur.join(file), theirs.trim()).with_context(|| format!("write {}", cur.join(file).display()))?;
             }
         }
     }
@@ -63,14 +81,8 @@ fn inherit_cpuset(mount_point: &Path, dir: &Path) -> Result<()> {
 /// The container's directory in one hierarchy: `cgroups_path` if absolute,
 /// else relative to our own cgroup; the id when the config names none.
 fn dir_in(h: &hierarchy::Hierarchy, cgroups_path: Option<&Path>, id: &str) -> PathBuf {
-    let p = cgroups_path
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new(id));
-    let rel = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        Path::new(&h.own).join(p)
-    };
+    let p = cgroups_path.filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(id));
+    let rel = if p.is_absolute() { p.to_path_buf() } else { Path::new(&h.own).join(p) };
     h.mount_point.join(rel.strip_prefix("/").unwrap_or(&rel))
 }
 
@@ -82,9 +94,10 @@ impl Cgroup {
             let dir = dir_in(&h, cgroups_path, id);
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 cg.remove();
-                return Err(e).with_context(|| {
-                    format!("linux.cgroupsPath: create cgroup {}", dir.display())
-                });
+                return Err(e).with_context(|| format!("linux.cgroupsPath: create cgroup {}", dir.display()));
+            }
+            if h.is_v2() && mode() == Mode::Unified {
+                enable_controllers(&h.mount_point, &dir);
             }
             let is_cpuset = h.controllers.split(',').any(|c| c == "cpuset");
             cg.dirs.push((h.controllers, dir.clone()));
@@ -123,11 +136,7 @@ impl Cgroup {
         let Some((_, dir)) = self.dirs.first() else {
             return Vec::new();
         };
-        std::fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
+        std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
     }
 
     /// Removes the directories; a cgroup whose last process just died may

@@ -25,17 +25,9 @@ pub fn exec(root: &Path, a: Args) -> Result<i32> {
             println!("{}", serde_json::Value::Array(v));
         }
         "table" => {
-            let mut rows = vec![
-                ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
-                    .map(String::from)
-                    .to_vec(),
-            ];
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
             for (s, st) in &all {
-                let pid = if matches!(st, crate::container::state::Status::Stopped) {
-                    0
-                } else {
-                    s.pid
-                };
+                let pid = if matches!(st, crate::container::state::Status::Stopped) { 0 } else { s.pid };
                 rows.push(vec![
                     s.id.clone(),
                     pid.to_string(),

@@ -17,11 +17,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "kiste",
-    version,
-    about = "kiste: an OCI container runtime, runc-compatible"
-)]
+#[command(name = "kiste", version, about = "kiste: an OCI container runtime, runc-compatible")]
 struct Cli {
     /// Directory for the containers' state
     #[arg(long, global = true, default_value = crate::container::DEFAULT_ROOT)]
@@ -78,22 +74,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let format = if cli.log_format == "json" {
-        logging::Format::Json
-    } else {
-        logging::Format::Text
-    };
+    let format = if cli.log_format == "json" { logging::Format::Json } else { logging::Format::Text };
     logging::init(cli.log.clone(), format, cli.debug);
     if cli.log_format != "json" && cli.log_format != "text" {
-        return fail(crate::error::Error::msg(format!(
-            "--log-format: unknown format {:?}",
-            cli.log_format
-        )));
+        return fail(crate::error::Error::msg(format!("--log-format: unknown format {:?}", cli.log_format)));
     }
     if cli.systemd_cgroup {
-        return fail(crate::error::Error::msg(
-            "--systemd-cgroup: systemd cgroup management is not supported yet",
-        ));
+        return fail(crate::error::Error::msg("--systemd-cgroup: systemd cgroup management is not supported yet"));
     }
     let root = cli.root.clone();
     let res: Result<i32> = match cli.command {

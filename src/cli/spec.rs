@@ -15,8 +15,7 @@ pub fn exec(a: Args, rootless: bool) -> Result<i32> {
     if path.exists() {
         crate::bail!("File {} exists. Remove it first", path.display());
     }
-    let text =
-        serde_json::to_string_pretty(&crate::config::default::spec(rootless)).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&crate::config::default::spec(rootless)).unwrap_or_default();
     std::fs::write(&path, text + "\n").with_context(|| format!("write {}", path.display()))?;
     Ok(0)
 }

@@ -45,25 +45,19 @@ pub fn spec(rootless: bool) -> Value {
         let gid = nix::unistd::getgid().as_raw();
         v["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": uid, "size": 1 }]);
         v["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": gid, "size": 1 }]);
-        v["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "user" }]);
+        v["linux"]["namespaces"] =
+            json!([{ "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "user" }]);
         let mounts = v["mounts"].as_array_mut().expect("mounts is a list");
         mounts.retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs" && m["type"] != "mqueue");
-        mounts.push(json!({ "destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"] }));
+        mounts.push(
+            json!({ "destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"] }),
+        );
         for m in mounts.iter_mut() {
             if m["type"] == "devpts" {
-                m["options"] = json!([
-                    "nosuid",
-                    "noexec",
-                    "newinstance",
-                    "ptmxmode=0666",
-                    "mode=0620"
-                ]);
+                m["options"] = json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]);
             }
         }
-        v["linux"]
-            .as_object_mut()
-            .expect("linux is an object")
-            .remove("resources");
+        v["linux"].as_object_mut().expect("linux is an object").remove("resources");
     }
     v
 }

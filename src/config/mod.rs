@@ -20,61 +20,41 @@ pub struct Config {
 }
 
 pub fn load(bundle: &Path) -> Result<Config> {
-    let bundle =
-        std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+    let bundle = std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let path = bundle.join(CONFIG_FILE);
     let text = std::fs::read(&path).with_context(|| format!("open {}", path.display()))?;
     let spec = parse(&text).with_context(|| format!("{}", path.display()))?;
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| Error::msg("root: must be set"))?;
+    let root = spec.root().as_ref().ok_or_else(|| Error::msg("root: must be set"))?;
     if root.path().as_os_str().is_empty() {
         bail!("root.path: must not be empty");
     }
     let rootfs = bundle.join(root.path());
     match std::fs::metadata(&rootfs) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => bail!(
-            "root.path: rootfs ({}) is not a directory",
-            rootfs.display()
-        ),
+        Ok(_) => bail!("root.path: rootfs ({}) is not a directory", rootfs.display()),
         Err(_) => bail!("root.path: rootfs ({}) does not exist", rootfs.display()),
     }
-    let rootfs =
-        std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
+    let rootfs = std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
     validate(&spec)?;
-    Ok(Config {
-        spec,
-        bundle,
-        rootfs,
-    })
+    Ok(Config { spec, bundle, rootfs })
 }
 
 /// Parses config.json text. Capability names the running code does not know
 /// are dropped with a warning (as runc does) rather than refused.
 pub fn parse(text: &[u8]) -> Result<Spec> {
-    let mut value: Value =
-        serde_json::from_slice(text).map_err(|e| Error::msg(format!("invalid JSON: {e}")))?;
+    let mut value: Value = serde_json::from_slice(text).map_err(|e| Error::msg(format!("invalid JSON: {e}")))?;
     if !value.is_object() {
         bail!("invalid JSON: the top level must be an object");
     }
     drop_unknown_capabilities(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        Error::msg(format!(
-            "{}: {}",
-            if path == "." { "config" } else { &path },
-            e.inner()
-        ))
+        Error::msg(format!("{}: {}", if path == "." { "config" } else { &path }, e.inner()))
     })
 }
 
 fn drop_unknown_capabilities(value: &mut Value) {
-    let Some(caps) = value
-        .pointer_mut("/process/capabilities")
-        .and_then(Value::as_object_mut)
-    else {
+    let Some(caps) = value.pointer_mut("/process/capabilities").and_then(Value::as_object_mut) else {
         return;
     };
     for (set, list) in caps.iter_mut() {
@@ -84,9 +64,7 @@ fn drop_unknown_capabilities(value: &mut Value) {
         list.retain(|c| {
             let known = serde_json::from_value::<oci_spec::runtime::Capability>(c.clone()).is_ok();
             if !known {
-                logging::warn(&format!(
-                    "process.capabilities.{set}: unknown capability {c} ignored"
-                ));
+                logging::warn(&format!("process.capabilities.{set}: unknown capability {c} ignored"));
             }
             known
         });
@@ -96,10 +74,7 @@ fn drop_unknown_capabilities(value: &mut Value) {
 /// Checks the parts of the spec that serde cannot: required fields, paths that
 /// must be absolute, combinations the kernel would refuse later.
 pub fn validate(spec: &Spec) -> Result<()> {
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::msg("process: must be set"))?;
+    let process = spec.process().as_ref().ok_or_else(|| Error::msg("process: must be set"))?;
     match process.args() {
         Some(a) if !a.is_empty() && !a[0].is_empty() => {}
         _ => bail!("process.args: must not be empty"),
@@ -118,11 +93,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
             bail!("process.rlimits[{i}]: duplicate type {:?}", r.typ());
         }
         if r.soft() > r.hard() {
-            bail!(
-                "process.rlimits[{i}]: soft limit {} is above hard limit {}",
-                r.soft(),
-                r.hard()
-            );
+            bail!("process.rlimits[{i}]: soft limit {} is above hard limit {}", r.soft(), r.hard());
         }
     }
     let linux = spec.linux().as_ref();
@@ -130,28 +101,18 @@ pub fn validate(spec: &Spec) -> Result<()> {
     let mut seen = HashSet::new();
     for (i, ns) in namespaces.iter().flat_map(|v| v.iter()).enumerate() {
         if !seen.insert(ns.typ()) {
-            bail!(
-                "linux.namespaces[{i}]: duplicate namespace type {}",
-                ns.typ()
-            );
+            bail!("linux.namespaces[{i}]: duplicate namespace type {}", ns.typ());
         }
         if let Some(p) = ns.path() {
             if !p.is_absolute() {
-                bail!(
-                    "linux.namespaces[{i}].path: {:?} is not an absolute path",
-                    p
-                );
+                bail!("linux.namespaces[{i}].path: {:?} is not an absolute path", p);
             }
         }
     }
     let has = |t: LinuxNamespaceType| seen.contains(&t);
-    let userns_new = namespaces
-        .into_iter()
-        .flatten()
-        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    let userns_new = namespaces.into_iter().flatten().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
     if let Some(l) = linux {
-        let maps = l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-            || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+        let maps = l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
         if userns_new && l.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
             bail!("linux.uidMappings: a new user namespace needs uid mappings");
         }
@@ -168,10 +129,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
         for (i, d) in l.devices().iter().flatten().enumerate() {
             if !d.path().is_absolute() {
-                bail!(
-                    "linux.devices[{i}].path: {:?} is not an absolute path",
-                    d.path()
-                );
+                bail!("linux.devices[{i}].path: {:?} is not an absolute path", d.path());
             }
             if !d.path().starts_with("/dev") {
                 bail!("linux.devices[{i}].path: {:?} is not under /dev", d.path());
@@ -185,13 +143,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
             }
         }
         for (key, _) in l.sysctl().iter().flatten() {
-            crate::sysctl::check(
-                key,
-                has(LinuxNamespaceType::Network),
-                has(LinuxNamespaceType::Ipc),
-                has(LinuxNamespaceType::Uts),
-            )
-            .with_context(|| format!("linux.sysctl.{key}"))?;
+            crate::sysctl::check(key, has(LinuxNamespaceType::Network), has(LinuxNamespaceType::Ipc), has(LinuxNamespaceType::Uts))
+                .with_context(|| format!("linux.sysctl.{key}"))?;
         }
         if l.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
             bail!("linux.timeOffsets: needs a time namespace");

@@ -26,63 +26,44 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
     id::validate(&o.id)?;
     let cfg = config::load(&o.bundle)?;
     let plan = Plan::from_spec(&cfg.spec)?;
-    std::fs::create_dir_all(root)
-        .with_context(|| format!("create state root {}", root.display()))?;
+    std::fs::create_dir_all(root).with_context(|| format!("create state root {}", root.display()))?;
     let dir = root.join(&o.id);
     match std::fs::create_dir(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::msg(format!(
-                "container with given ID already exists: {}",
-                o.id
-            )));
+            return Err(Error::msg(format!("container with given ID already exists: {}", o.id)));
         }
         Err(e) => {
             return Err(e).with_context(|| format!("create state directory {}", dir.display()));
         }
     }
-    let lock = super::lock(
-        std::fs::File::open(&dir).with_context(|| format!("open {}", dir.display()))?,
-        &dir,
-    )?;
+    let lock = super::lock(std::fs::File::open(&dir).with_context(|| format!("open {}", dir.display()))?, &dir)?;
     let me = std::process::id() as i32;
     let state = State {
         id: o.id.clone(),
         bundle: cfg.bundle.clone(),
         rootfs: cfg.rootfs.clone(),
         created: crate::utils::rfc3339_now(true),
-        annotations: cfg
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        annotations: cfg.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         creator: me,
         creator_start: proc_stat(me).map_or(0, |s| s.start_time),
+        hooks: cfg.spec.hooks().clone(),
         ..Default::default()
     };
-    let mut c = Container {
-        id: o.id.clone(),
-        dir,
-        state,
-        _lock: lock,
-    };
+    let mut c = Container { id: o.id.clone(), dir, state, _lock: lock };
     let mut cgroup = Cgroup::default();
     let res = (|| -> Result<Spawned> {
         c.save()?;
-        let cgroups_path = cfg
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.cgroups_path().as_deref());
+        let cgroups_path = cfg.spec.linux().as_ref().and_then(|l| l.cgroups_path().as_deref());
         cgroup = Cgroup::create(cgroups_path, &o.id)?;
         c.state.cgroup = cgroup.dirs.clone();
         c.save()?;
+        if let Some(r) = cfg.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+            crate::cgroups::resources::apply(&cgroup, r)?;
+        }
         let gate = if fifo {
             let p = c.dir.join(EXEC_FIFO);
-            nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
-                .with_context(|| format!("create {}", p.display()))?;
+            nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).with_context(|| format!("create {}", p.display()))?;
             Gate::Fifo(p)
         } else {
             Gate::Channel
@@ -97,7 +78,13 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             gate,
             cgroup_v1: cgroup.v1_dirs(),
         };
-        let spawned = spawn(&args, &cgroup)?;
+        let base = c.state.clone();
+        let state_for_hooks = |pid: i32| {
+            let mut s = base.clone();
+            s.pid = pid;
+            s.to_oci(super::state::Status::Creating)
+        };
+        let spawned = spawn(&args, &cgroup, &state_for_hooks)?;
         c.state.pid = spawned.pid;
         c.state.pid_start = proc_stat(spawned.pid).map_or(0, |s| s.start_time);
         c.save()?;
@@ -110,10 +97,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         Ok(s) => Ok((c, s)),
         Err(e) => {
             if c.state.pid > 0 {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(c.state.pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.state.pid), nix::sys::signal::Signal::SIGKILL);
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(c.state.pid), None);
             }
             cgroup.remove();

@@ -16,10 +16,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Status::Stopped => {}
         Status::Created => stop(&c),
         Status::Running | Status::Creating if force => stop(&c),
-        s => bail!(
-            "cannot delete container {id} that is not stopped: {}",
-            s.as_str()
-        ),
+        s => bail!("cannot delete container {id} that is not stopped: {}", s.as_str()),
     }
     destroy(&c);
     Ok(())
@@ -44,22 +41,18 @@ fn stop(c: &Container) {
 /// Removes what the container owns: leftover processes in its cgroup, the
 /// cgroup directories and the state directory.
 pub fn destroy(c: &Container) {
-    let cg = Cgroup {
-        dirs: c.state.cgroup.clone(),
-    };
+    let cg = Cgroup { dirs: c.state.cgroup.clone() };
     for _ in 0..100 {
         let pids = cg.pids();
         if pids.is_empty() {
             break;
         }
         for p in pids {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(p),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     cg.remove();
+    super::state::run_late_hooks(&c.state, super::state::Status::Stopped, true);
     let _ = std::fs::remove_dir_all(&c.dir);
 }

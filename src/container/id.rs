@@ -16,13 +16,8 @@ pub fn validate(id: &str) -> Result<()> {
     if id.len() > MAX_LEN {
         bail!("invalid container ID format: longer than {MAX_LEN} bytes");
     }
-    if let Some(c) = id
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.')))
-    {
-        bail!(
-            "invalid container ID format: {id:?} contains {c:?} (allowed: letters, digits, _ + - .)"
-        );
+    if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.'))) {
+        bail!("invalid container ID format: {id:?} contains {c:?} (allowed: letters, digits, _ + - .)");
     }
     Ok(())
 }

@@ -21,32 +21,16 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         bail!("invalid signal: {s}");
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
+    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
     if let Some(rt) = name.strip_prefix("SIGRTMIN") {
-        let off: i32 = if rt.is_empty() {
-            0
-        } else {
-            rt.parse()
-                .map_err(|_| Error::msg(format!("invalid signal: {s}")))?
-        };
+        let off: i32 = if rt.is_empty() { 0 } else { rt.parse().map_err(|_| Error::msg(format!("invalid signal: {s}")))? };
         return Ok(libc::SIGRTMIN() + off);
     }
     if let Some(rt) = name.strip_prefix("SIGRTMAX") {
-        let off: i32 = if rt.is_empty() {
-            0
-        } else {
-            rt.parse()
-                .map_err(|_| Error::msg(format!("invalid signal: {s}")))?
-        };
+        let off: i32 = if rt.is_empty() { 0 } else { rt.parse().map_err(|_| Error::msg(format!("invalid signal: {s}")))? };
         return Ok(libc::SIGRTMAX() + off);
     }
-    Signal::from_str(&name)
-        .map(|s| s as i32)
-        .map_err(|_| Error::msg(format!("invalid signal: {s}")))
+    Signal::from_str(&name).map(|s| s as i32).map_err(|_| Error::msg(format!("invalid signal: {s}")))
 }
 
 pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
@@ -56,17 +40,13 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
         _ => bail!("container not running"),
     }
     if all {
-        let cg = Cgroup {
-            dirs: c.state.cgroup.clone(),
-        };
+        let cg = Cgroup { dirs: c.state.cgroup.clone() };
         for pid in cg.pids() {
-            let _ =
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig).ok());
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig).ok());
         }
         return Ok(());
     }
-    let fd =
-        pidfd(c.state.pid, c.state.pid_start).ok_or_else(|| Error::msg("container not running"))?;
+    let fd = pidfd(c.state.pid, c.state.pid_start).ok_or_else(|| Error::msg("container not running"))?;
     send(&fd, sig).with_context(|| format!("kill container {id}"))
 }
 
@@ -82,15 +62,7 @@ pub fn pidfd(pid: i32, start: u64) -> Option<OwnedFd> {
 }
 
 pub fn send(fd: &OwnedFd, sig: i32) -> Result<()> {
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0) };
     if r < 0 {
         let e = nix::errno::Errno::last();
         if e == nix::errno::Errno::ESRCH {
@@ -104,11 +76,7 @@ pub fn send(fd: &OwnedFd, sig: i32) -> Result<()> {
 /// Waits until the process behind `fd` has exited (it may stay a zombie
 /// that somebody else reaps); false on timeout.
 pub fn wait_exit(fd: &OwnedFd, timeout_ms: i32) -> bool {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     loop {
         let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
         if r < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {

@@ -43,12 +43,7 @@ impl Container {
             Err(_) if !dir.join(state::STATE_FILE).exists() => return Err(not_found()),
             Err(e) => return Err(e),
         };
-        Ok(Container {
-            id: id.to_string(),
-            dir,
-            state,
-            _lock: lock,
-        })
+        Ok(Container { id: id.to_string(), dir, state, _lock: lock })
     }
 
     pub fn status(&self) -> Status {
@@ -61,9 +56,7 @@ impl Container {
 }
 
 pub fn lock(f: File, dir: &Path) -> Result<Flock<File>> {
-    Flock::lock(f, FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .with_context(|| format!("lock {}", dir.display()))
+    Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| e).with_context(|| format!("lock {}", dir.display()))
 }
 
 /// The state of one container, read without taking its lock (the file is
@@ -71,13 +64,7 @@ pub fn lock(f: File, dir: &Path) -> Result<Flock<File>> {
 pub fn read_state(root: &Path, id: &str) -> Result<(State, Status)> {
     id::validate(id)?;
     let dir = root.join(id);
-    let s = State::load(&dir).map_err(|e| {
-        if dir.join(state::STATE_FILE).exists() {
-            e
-        } else {
-            not_found()
-        }
-    })?;
+    let s = State::load(&dir).map_err(|e| if dir.join(state::STATE_FILE).exists() { e } else { not_found() })?;
     let status = s.status(&dir);
     Ok((s, status))
 }

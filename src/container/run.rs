@@ -23,14 +23,7 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
     // Every signal we may forward is blocked and taken with sigwait, so none
     // is lost between start and wait.
     let mut set = SigSet::all();
-    for s in [
-        Signal::SIGKILL,
-        Signal::SIGSTOP,
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGILL,
-        Signal::SIGFPE,
-    ] {
+    for s in [Signal::SIGKILL, Signal::SIGSTOP, Signal::SIGSEGV, Signal::SIGBUS, Signal::SIGILL, Signal::SIGFPE] {
         set.remove(s);
     }
     set.thread_block().context("block signals")?;
@@ -39,6 +32,7 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
         return Err(e);
     }
     drop(spawned.channel);
+    super::state::run_late_hooks(&c.state, super::state::Status::Running, false);
     let code = wait_forwarding(spawned.pid, &set);
     destroy(&c);
     Ok(code)

@@ -18,11 +18,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
     let fifo = c.dir.join(EXEC_FIFO);
     // The init holds the fifo open for reading; without it, open fails.
-    let mut f = match std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(&fifo)
-    {
+    let mut f = match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(&fifo) {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
             bail!("cannot start a container that has stopped")
@@ -30,5 +26,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("open {}", fifo.display())),
     };
     f.write_all(&[0]).context("signal the container to start")?;
-    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))
+    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    super::state::run_late_hooks(&c.state, Status::Running, false);
+    Ok(())
 }

@@ -28,6 +28,8 @@ pub struct State {
     /// The `kiste create` that is making the container (while pid is 0).
     pub creator: i32,
     pub creator_start: u64,
+    /// The config's hooks as they were at create (config.json may change).
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,17 +53,14 @@ impl Status {
 
 /// Is the process `pid` that started at `start` still alive (not a zombie)?
 pub fn alive(pid: i32, start: u64) -> bool {
-    pid > 0
-        && proc_stat(pid)
-            .is_some_and(|s| s.start_time == start && !matches!(s.state, 'Z' | 'X' | 'x'))
+    pid > 0 && proc_stat(pid).is_some_and(|s| s.start_time == start && !matches!(s.state, 'Z' | 'X' | 'x'))
 }
 
 impl State {
     pub fn load(dir: &Path) -> Result<State> {
         let path = dir.join(STATE_FILE);
         let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))
+        serde_json::from_slice(&text).map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
@@ -73,29 +72,17 @@ impl State {
     /// that may be stale.
     pub fn status(&self, dir: &Path) -> Status {
         if self.pid == 0 {
-            return if alive(self.creator, self.creator_start) {
-                Status::Creating
-            } else {
-                Status::Stopped
-            };
+            return if alive(self.creator, self.creator_start) { Status::Creating } else { Status::Stopped };
         }
         if !alive(self.pid, self.pid_start) {
             return Status::Stopped;
         }
-        if dir.join(EXEC_FIFO).exists() {
-            Status::Created
-        } else {
-            Status::Running
-        }
+        if dir.join(EXEC_FIFO).exists() { Status::Created } else { Status::Running }
     }
 
     /// The runtime-spec state object, with runc's extra fields.
     pub fn to_oci(&self, status: Status) -> serde_json::Value {
-        let pid = if matches!(status, Status::Stopped | Status::Creating) {
-            0
-        } else {
-            self.pid
-        };
+        let pid = if matches!(status, Status::Stopped) { 0 } else { self.pid };
         let mut v = serde_json::json!({
             "ociVersion": crate::OCI_VERSION,
             "id": self.id,
@@ -110,5 +97,17 @@ impl State {
             v["annotations"] = serde_json::json!(self.annotations);
         }
         v
+    }
+}
+
+/// Runs the poststart or poststop hooks of a container; their failure is
+/// only a warning (config.md).
+pub fn run_late_hooks(state: &State, status: Status, poststop: bool) {
+    let Some(h) = &state.hooks else { return };
+    let (kind, list) = if poststop { ("poststop", h.poststop()) } else { ("poststart", h.poststart()) };
+    if let Some(list) = list {
+        if let Err(e) = crate::hooks::run_all(kind, list, &state.to_oci(status)) {
+            crate::logging::warn(&e.to_string());
+        }
     }
 }

@@ -9,18 +9,9 @@ pub fn fork_with(flags: CloneFlags) -> Result<i32> {
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = flags.bits() as u64;
     args.exit_signal = libc::SIGCHLD as u64;
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut libc::clone_args,
-            std::mem::size_of::<libc::clone_args>(),
-        )
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut libc::clone_args, std::mem::size_of::<libc::clone_args>()) };
     if ret < 0 {
-        return Err(Error::sys(
-            format!("clone with namespaces {flags:?}"),
-            Errno::last(),
-        ));
+        return Err(Error::sys(format!("clone with namespaces {flags:?}"), Errno::last()));
     }
     Ok(ret as i32)
 }

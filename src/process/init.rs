@@ -4,7 +4,7 @@
 //! channel and ends the child.
 
 use super::lookup;
-use super::sync::{Channel, ERROR, GO, INIT_PID, NEED_MAPS, READY, START};
+use super::sync::{Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, START};
 use crate::error::{Context, Error, Result};
 use crate::namespaces::{self, Plan};
 use crate::rootfs::{self, Rootfs};
@@ -50,8 +50,7 @@ pub fn single_stage(a: &InitArgs, ch: &Channel) -> ! {
             // The cgroup namespace is made only now that kiste has moved us
             // into the container's cgroup, so that it is rooted there.
             if a.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
-                nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-                    .context("create cgroup namespace")?;
+                nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
             }
             container(a, ch)
         })(),
@@ -104,40 +103,30 @@ fn set_dumpable(on: bool) {
 
 /// In a new user namespace: become its root (uid/gid 0, mapped by now).
 fn become_root() -> Result<()> {
-    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-        .context("setresgid 0 in user namespace")?;
-    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-        .context("setresuid 0 in user namespace")?;
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).context("setresgid 0 in user namespace")?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).context("setresuid 0 in user namespace")?;
     Ok(())
 }
 
 /// Everything inside the namespaces, up to the execve of the user program.
 fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     let spec = a.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::msg("process: must be set"))?;
+    let process = spec.process().as_ref().ok_or_else(|| Error::msg("process: must be set"))?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).with_context(|| format!("hostname: set {h:?}"))?;
     }
     if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         let c = CString::new(d).map_err(|_| Error::msg("domainname: contains NUL"))?;
         if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
-            return Err(nix::errno::Errno::last())
-                .with_context(|| format!("domainname: set {d:?}"));
+            return Err(nix::errno::Errno::last()).with_context(|| format!("domainname: set {d:?}"));
         }
     }
     // The fifo lives in the state directory on the host: open it while the
     // host is still in view. It is close-on-exec.
     let fifo = match &a.gate {
         Gate::Fifo(p) => Some(
-            nix::fcntl::open(
-                p,
-                nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .with_context(|| format!("open exec fifo {}", p.display()))?,
+            nix::fcntl::open(p, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .with_context(|| format!("open exec fifo {}", p.display()))?,
         ),
         Gate::Channel => None,
     };
@@ -145,17 +134,23 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         bail!("linux.namespaces: a mount namespace is required");
     }
     let userns = a.plan.has(T::User);
-    rootfs::setup(&Rootfs {
-        spec,
-        rootfs: a.rootfs,
-        bundle: a.bundle,
-        userns,
-        no_pivot: a.no_pivot,
-        cgroup_v1: &a.cgroup_v1,
-    })?;
+    let r = Rootfs { spec, rootfs: a.rootfs, bundle: a.bundle, userns, no_pivot: a.no_pivot, cgroup_v1: &a.cgroup_v1 };
+    rootfs::setup(&r)?;
+    // Hooks see the container's mounts but not yet its pivot_root.
+    let hooks = spec.hooks().as_ref();
+    let mut state = serde_json::Value::Null;
+    if hooks.is_some_and(|h| {
+        h.prestart().is_some() || h.create_runtime().is_some() || h.create_container().is_some() || h.start_container().is_some()
+    }) {
+        ch.send(HOOKS, &[])?;
+        state = serde_json::from_slice(&ch.expect(GO)?).unwrap_or_default();
+        if let Some(list) = hooks.and_then(|h| h.create_container().as_ref()) {
+            crate::hooks::run_all("createContainer", list, &state)?;
+        }
+    }
+    rootfs::enter(&r)?;
     let cwd = process.cwd();
-    rootfs::resolve::mkdir_all(&root_fd()?, cwd, 0o755)
-        .with_context(|| format!("process.cwd: create {}", cwd.display()))?;
+    rootfs::resolve::mkdir_all(&root_fd()?, cwd, 0o755).with_context(|| format!("process.cwd: create {}", cwd.display()))?;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         sysctl::apply(s)?;
     }
@@ -163,6 +158,9 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
 
     if let Some(r) = process.rlimits() {
         rlimits::apply(r)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
     }
     if let Some(c) = process.capabilities() {
         capabilities::drop_bounding(c)?;
@@ -186,8 +184,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     }
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let args = process.args().as_deref().unwrap_or(&[]);
-    let program = lookup::find(&args[0], &env)
-        .map_err(|e| Error::msg(format!("unable to start container process: {e}")))?;
+    let program = lookup::find(&args[0], &env).map_err(|e| Error::msg(format!("unable to start container process: {e}")))?;
     let argv: Vec<CString> = args
         .iter()
         .map(|s| CString::new(s.as_str()))
@@ -198,28 +195,26 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         .map(|s| CString::new(s.as_str()))
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| Error::msg("process.env: contains NUL"))?;
-    let path = CString::new(program.as_os_str().as_bytes())
-        .map_err(|_| Error::msg("program path contains NUL"))?;
+    let path = CString::new(program.as_os_str().as_bytes()).map_err(|_| Error::msg("program path contains NUL"))?;
 
     // CVE-2024-21626: no fd of ours reaches the user program; only stdio and
     // the --preserve-fds ones stay open across execve.
-    unsafe {
-        libc::close_range(
-            3 + a.preserve_fds,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC as i32,
-        )
-    };
+    unsafe { libc::close_range(3 + a.preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
     ch.send(READY, &[])?;
     wait_gate(fifo.as_ref(), ch)?;
+    if let Some(list) = hooks.and_then(|h| h.start_container().as_ref()) {
+        if let Some(o) = state.as_object_mut() {
+            o.insert("status".into(), "running".into());
+        }
+        if let Err(e) = crate::hooks::run_all("startContainer", list, &state) {
+            eprintln!("kiste: {e}");
+            unsafe { libc::_exit(1) }
+        }
+    }
     reset_signals();
     let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     // Past `start` nobody listens on the channel any more: say it on stderr.
-    eprintln!(
-        "kiste: exec {}: {}",
-        program.display(),
-        crate::error::errno_text(e)
-    );
+    eprintln!("kiste: exec {}: {}", program.display(), crate::error::errno_text(e));
     unsafe { libc::_exit(127) }
 }
 
@@ -233,12 +228,7 @@ fn root_fd() -> Result<OwnedFd> {
 }
 
 fn switch_user(user: &oci_spec::runtime::User) -> Result<()> {
-    let gids: Vec<Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
+    let gids: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
     // setgroups is refused in a user namespace whose setgroups file says
     // "deny"; then the config must not ask for groups.
     if let Err(e) = nix::unistd::setgroups(&gids) {
@@ -248,11 +238,9 @@ fn switch_user(user: &oci_spec::runtime::User) -> Result<()> {
     }
     let gid = Gid::from_raw(user.gid());
     let uid = Uid::from_raw(user.uid());
-    nix::unistd::setresgid(gid, gid, gid)
-        .with_context(|| format!("process.user.gid: setresgid {gid}"))?;
+    nix::unistd::setresgid(gid, gid, gid).with_context(|| format!("process.user.gid: setresgid {gid}"))?;
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-    nix::unistd::setresuid(uid, uid, uid)
-        .with_context(|| format!("process.user.uid: setresuid {uid}"))?;
+    nix::unistd::setresuid(uid, uid, uid).with_context(|| format!("process.user.uid: setresuid {uid}"))?;
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     Ok(())
 }

@@ -30,16 +30,14 @@ pub fn ensure() -> Result<()> {
     let exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
     let len = exe.metadata().context("stat /proc/self/exe")?.len();
     let name = c"kiste";
-    let fd =
-        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(nix::errno::Errno::last()).context("memfd_create");
     }
     let mem = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut left = len as usize;
     while left > 0 {
-        let n =
-            unsafe { libc::sendfile(mem.as_raw_fd(), exe.as_raw_fd(), std::ptr::null_mut(), left) };
+        let n = unsafe { libc::sendfile(mem.as_raw_fd(), exe.as_raw_fd(), std::ptr::null_mut(), left) };
         if n <= 0 {
             return Err(nix::errno::Errno::last()).context("copy kiste into memfd");
         }
@@ -48,9 +46,7 @@ pub fn ensure() -> Result<()> {
     if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
         return Err(nix::errno::Errno::last()).context("seal memfd");
     }
-    let args: Vec<CString> = std::env::args_os()
-        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
-        .collect();
+    let args: Vec<CString> = std::env::args_os().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
     let env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut b = k.as_bytes().to_vec();

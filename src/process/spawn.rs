@@ -3,7 +3,7 @@
 
 use super::clone::fork_with;
 use super::init::{self, InitArgs};
-use super::sync::{self, Channel, ERROR, GO, INIT_PID, NEED_MAPS, READY};
+use super::sync::{self, Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::namespaces;
@@ -19,22 +19,15 @@ pub struct Spawned {
     pub channel: Channel,
 }
 
-pub fn spawn(a: &InitArgs, cgroup: &Cgroup) -> Result<Spawned> {
+/// `state`: the container's state for hooks, given the init's PID.
+pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::Value) -> Result<Spawned> {
     let (parent, child) = sync::pair()?;
     let two = a.plan.needs_two_stages();
-    let flags = if two {
-        CloneFlags::empty()
-    } else {
-        a.plan.new - CloneFlags::CLONE_NEWCGROUP
-    };
+    let flags = if two { CloneFlags::empty() } else { a.plan.new - CloneFlags::CLONE_NEWCGROUP };
     let pid = fork_with(flags)?;
     if pid == 0 {
         drop(parent);
-        if two {
-            init::two_stage(a, &child)
-        } else {
-            init::single_stage(a, &child)
-        }
+        if two { init::two_stage(a, &child) } else { init::single_stage(a, &child) }
     }
     drop(child);
     let mut init_pid = pid;
@@ -51,20 +44,24 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup) -> Result<Spawned> {
                     parent.send(GO, &[])?;
                 }
                 Some((INIT_PID, p)) => {
-                    init_pid = String::from_utf8_lossy(&p)
-                        .parse()
-                        .map_err(|_| Error::msg("bad init pid from container"))?;
+                    init_pid = String::from_utf8_lossy(&p).parse().map_err(|_| Error::msg("bad init pid from container"))?;
                     let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+                }
+                Some((HOOKS, _)) => {
+                    let mut s = state(init_pid);
+                    if let Some(h) = a.spec.hooks() {
+                        crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), &s)?;
+                        crate::hooks::run_all("createRuntime", h.create_runtime().as_deref().unwrap_or(&[]), &s)?;
+                    }
+                    s["status"] = "created".into();
+                    parent.send(GO, s.to_string().as_bytes())?;
                 }
                 Some((READY, _)) => return Ok(()),
                 Some((ERROR, msg)) => {
                     return Err(Error::msg(String::from_utf8_lossy(&msg).into_owned()));
                 }
                 Some((t, _)) => {
-                    return Err(Error::msg(format!(
-                        "unexpected message {:?} from container init",
-                        t as char
-                    )));
+                    return Err(Error::msg(format!("unexpected message {:?} from container init", t as char)));
                 }
                 None => return Err(Error::msg("container init exited during setup")),
             }
@@ -77,8 +74,5 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup) -> Result<Spawned> {
         }
         return Err(e);
     }
-    Ok(Spawned {
-        pid: init_pid,
-        channel: parent,
-    })
+    Ok(Spawned { pid: init_pid, channel: parent })
 }

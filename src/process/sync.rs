@@ -12,17 +12,12 @@ pub const INIT_PID: u8 = b'P'; // child -> parent: the init's pid (two-stage)
 pub const READY: u8 = b'R'; // child -> parent: set up, waiting to start
 pub const ERROR: u8 = b'E'; // child -> parent: setup failed, text follows
 pub const START: u8 = b'S'; // parent -> child: exec the user program now
+pub const HOOKS: u8 = b'H'; // child -> parent: run prestart/createRuntime hooks, then GO with the state
 
 pub struct Channel(pub OwnedFd);
 
 pub fn pair() -> Result<(Channel, Channel)> {
-    let (a, b) = socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .context("create sync socket")?;
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).context("create sync socket")?;
     Ok((Channel(a), Channel(b)))
 }
 
@@ -32,14 +27,7 @@ impl Channel {
         buf.push(tag);
         buf.extend_from_slice(payload);
         loop {
-            let n = unsafe {
-                libc::send(
-                    self.0.as_raw_fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_NOSIGNAL,
-                )
-            };
+            let n = unsafe { libc::send(self.0.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
             if n >= 0 {
                 return Ok(());
             }
@@ -54,8 +42,7 @@ impl Channel {
     pub fn recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
         let mut buf = vec![0u8; 4096];
         loop {
-            let n =
-                unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n > 0 {
                 buf.truncate(n as usize);
                 let tag = buf.remove(0);
@@ -76,13 +63,8 @@ impl Channel {
         match self.recv()? {
             Some((t, p)) if t == tag => Ok(p),
             Some((ERROR, p)) => Err(Error::msg(String::from_utf8_lossy(&p).into_owned())),
-            Some((t, _)) => Err(Error::msg(format!(
-                "sync with container init: unexpected message {:?}",
-                t as char
-            ))),
-            None => Err(Error::msg(
-                "sync with container init: the other side went away",
-            )),
+            Some((t, _)) => Err(Error::msg(format!("sync with container init: unexpected message {:?}", t as char))),
+            None => Err(Error::msg("sync with container init: the other side went away")),
         }
     }
 }

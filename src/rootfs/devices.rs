@@ -22,25 +22,18 @@ pub struct Device {
 
 /// The devices every container gets (runtime-spec "Default Devices").
 pub fn defaults() -> Vec<Device> {
-    [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ]
-    .into_iter()
-    .map(|(name, major, minor)| Device {
-        path: PathBuf::from("/dev").join(name),
-        kind: SFlag::S_IFCHR,
-        major,
-        minor,
-        mode: 0o666,
-        uid: 0,
-        gid: 0,
-    })
-    .collect()
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+        .into_iter()
+        .map(|(name, major, minor)| Device {
+            path: PathBuf::from("/dev").join(name),
+            kind: SFlag::S_IFCHR,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect()
 }
 
 pub fn from_config(d: &LinuxDevice) -> Device {
@@ -75,14 +68,7 @@ pub fn create(root: &OwnedFd, dev: &Device, userns: bool) -> Result<()> {
     // repeats) gives way to the device the config asks for.
     let _ = nix::unistd::unlinkat(&parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     let rdev = nix::sys::stat::makedev(dev.major, dev.minor);
-    nix::sys::stat::mknodat(
-        &parent,
-        name,
-        dev.kind,
-        Mode::from_bits_truncate(dev.mode),
-        rdev,
-    )
-    .with_context(what)?;
+    nix::sys::stat::mknodat(&parent, name, dev.kind, Mode::from_bits_truncate(dev.mode), rdev).with_context(what)?;
     // mknod honours the umask; set the exact mode and owner asked for.
     let fd = resolve::open(root, &dev.path, libc::O_PATH | libc::O_NOFOLLOW).with_context(what)?;
     let p = resolve::fd_path(&fd);
@@ -93,14 +79,8 @@ pub fn create(root: &OwnedFd, dev: &Device, userns: bool) -> Result<()> {
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .with_context(what)?;
-    nix::unistd::fchownat(
-        nix::fcntl::AT_FDCWD,
-        p.as_str(),
-        Some(dev.uid.into()),
-        Some(dev.gid.into()),
-        nix::fcntl::AtFlags::empty(),
-    )
-    .with_context(what)?;
+    nix::unistd::fchownat(nix::fcntl::AT_FDCWD, p.as_str(), Some(dev.uid.into()), Some(dev.gid.into()), nix::fcntl::AtFlags::empty())
+        .with_context(what)?;
     Ok(())
 }
 
@@ -108,12 +88,8 @@ pub fn create(root: &OwnedFd, dev: &Device, userns: bool) -> Result<()> {
 /// /dev/core where the kernel has /proc/kcore.
 pub fn symlinks(root: &OwnedFd) -> Result<()> {
     let dev = resolve::mkdir_all(root, Path::new("/dev"), 0o755).context("open /dev")?;
-    let mut links = vec![
-        ("/proc/self/fd", "fd"),
-        ("/proc/self/fd/0", "stdin"),
-        ("/proc/self/fd/1", "stdout"),
-        ("/proc/self/fd/2", "stderr"),
-    ];
+    let mut links =
+        vec![("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"), ("/proc/self/fd/2", "stderr")];
     if Path::new("/proc/kcore").exists() {
         links.push(("/proc/kcore", "core"));
     }

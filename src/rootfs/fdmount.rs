@@ -14,26 +14,15 @@ fn cstr(s: &str) -> Result<CString> {
 }
 
 fn fd_result(ret: libc::c_long) -> std::result::Result<OwnedFd, Errno> {
-    if ret < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
-    }
+    if ret < 0 { Err(Errno::last()) } else { Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) }) }
 }
 
 /// A new, detached filesystem mount: `fstype` configured with `source`,
 /// superblock flags and data options, then mounted with `attrs`.
-pub fn new_fs(
-    fstype: &str,
-    source: Option<&str>,
-    sb_flags: &[&str],
-    data: &[String],
-    attrs: u64,
-) -> Result<OwnedFd> {
+pub fn new_fs(fstype: &str, source: Option<&str>, sb_flags: &[&str], data: &[String], attrs: u64) -> Result<OwnedFd> {
     let t = cstr(fstype)?;
-    let fs =
-        fd_result(unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), libc::FSOPEN_CLOEXEC) })
-            .with_context(|| format!("open filesystem type {fstype:?}"))?;
+    let fs = fd_result(unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), libc::FSOPEN_CLOEXEC) })
+        .with_context(|| format!("open filesystem type {fstype:?}"))?;
     let config = |cmd: libc::c_uint, key: Option<&str>, value: Option<&str>| -> Result<()> {
         let k = key.map(cstr).transpose()?;
         let v = value.map(cstr).transpose()?;
@@ -71,15 +60,8 @@ pub fn new_fs(
         }
     }
     config(libc::FSCONFIG_CMD_CREATE, None, None)?;
-    fd_result(unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            fs.as_raw_fd(),
-            libc::FSMOUNT_CLOEXEC,
-            attrs,
-        )
-    })
-    .map_err(|e| Error::sys(with_kernel_message(&fs, format!("mount {fstype}")), e))
+    fd_result(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), libc::FSMOUNT_CLOEXEC, attrs) })
+        .map_err(|e| Error::sys(with_kernel_message(&fs, format!("mount {fstype}")), e))
 }
 
 /// The kernel explains a refused fsconfig() in messages read from the fd.
@@ -87,9 +69,7 @@ fn with_kernel_message(fs: &OwnedFd, what: String) -> String {
     let mut buf = [0u8; 256];
     let n = unsafe { libc::read(fs.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
     if n > 2 {
-        let msg = String::from_utf8_lossy(&buf[2..n as usize])
-            .trim()
-            .to_string();
+        let msg = String::from_utf8_lossy(&buf[2..n as usize]).trim().to_string();
         return format!("{what} ({msg})");
     }
     what
@@ -110,13 +90,7 @@ pub fn clone_tree(dirfd: i32, path: &str, recursive: bool) -> std::result::Resul
 }
 
 /// Changes attributes (and propagation, when non-zero) of the mount `fd`.
-pub fn set_attr(
-    fd: &OwnedFd,
-    set: u64,
-    clr: u64,
-    propagation: u64,
-    recursive: bool,
-) -> std::result::Result<(), Errno> {
+pub fn set_attr(fd: &OwnedFd, set: u64, clr: u64, propagation: u64, recursive: bool) -> std::result::Result<(), Errno> {
     if set == 0 && clr == 0 && propagation == 0 {
         return Ok(());
     }
@@ -164,12 +138,6 @@ pub fn set_propagation_path(path: &Path, flag: u64, recursive: bool) -> Result<(
     if recursive {
         flags |= libc::MS_REC;
     }
-    nix::mount::mount::<Path, Path, str, str>(
-        None,
-        path,
-        None,
-        nix::mount::MsFlags::from_bits_retain(flags),
-        None,
-    )
-    .with_context(|| format!("set propagation of {}", path.display()))
+    nix::mount::mount::<Path, Path, str, str>(None, path, None, nix::mount::MsFlags::from_bits_retain(flags), None)
+        .with_context(|| format!("set propagation of {}", path.display()))
 }

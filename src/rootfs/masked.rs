@@ -27,13 +27,7 @@ pub fn mask(root: &OwnedFd, paths: &[String]) -> Result<()> {
         let st = fstat(&target).with_context(|| format!("linux.maskedPaths: stat {p}"))?;
         let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
         let mnt = if is_dir {
-            new_fs(
-                "tmpfs",
-                Some("tmpfs"),
-                &["ro"],
-                &[],
-                libc::MOUNT_ATTR_RDONLY,
-            )
+            new_fs("tmpfs", Some("tmpfs"), &["ro"], &[], libc::MOUNT_ATTR_RDONLY)
         } else {
             clone_tree(null_fd_raw(&null), "", false).context("clone /dev/null")
         }
@@ -50,12 +44,7 @@ fn null_fd_raw(fd: &OwnedFd) -> i32 {
 
 /// The container's /dev/null, checked to be the real null device (1:3).
 fn null_device(root: &OwnedFd) -> Result<OwnedFd> {
-    let fd = resolve::open(
-        root,
-        Path::new("/dev/null"),
-        libc::O_PATH | libc::O_NOFOLLOW,
-    )
-    .context("open /dev/null")?;
+    let fd = resolve::open(root, Path::new("/dev/null"), libc::O_PATH | libc::O_NOFOLLOW).context("open /dev/null")?;
     let st = fstat(&fd).context("stat /dev/null")?;
     let is_chr = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
     if !is_chr || nix::sys::stat::major(st.st_rdev) != 1 || nix::sys::stat::minor(st.st_rdev) != 3 {
@@ -72,10 +61,8 @@ pub fn readonly(root: &OwnedFd, paths: &[String]) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("linux.readonlyPaths: open {p}")),
         };
         // Bind the path onto itself (with submounts), then make it read-only.
-        let tree = clone_tree(null_fd_raw(&target), "", true)
-            .with_context(|| format!("linux.readonlyPaths: bind {p}"))?;
-        set_attr(&tree, libc::MOUNT_ATTR_RDONLY, 0, 0, true)
-            .with_context(|| format!("linux.readonlyPaths: make {p} read-only"))?;
+        let tree = clone_tree(null_fd_raw(&target), "", true).with_context(|| format!("linux.readonlyPaths: bind {p}"))?;
+        set_attr(&tree, libc::MOUNT_ATTR_RDONLY, 0, 0, true).with_context(|| format!("linux.readonlyPaths: make {p} read-only"))?;
         attach(&tree, &target).with_context(|| format!("linux.readonlyPaths: {p}"))?;
     }
     Ok(())

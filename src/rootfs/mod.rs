@@ -30,7 +30,7 @@ fn propagation(spec: &Spec) -> Option<(u64, bool)> {
     options::propagation(p)
 }
 
-/// Everything up to and including pivot_root.
+/// Everything before pivot_root: propagation, mounts, devices.
 pub fn setup(r: &Rootfs) -> Result<()> {
     // Nothing we mount may propagate to the host: "/" becomes a recursive
     // slave (or what linux.rootfsPropagation says).
@@ -40,30 +40,15 @@ pub fn setup(r: &Rootfs) -> Result<()> {
         // pivot_root refuses a new root whose parent mount is shared.
         parent_mount_private(r.rootfs)?;
     }
-    mount(
-        Some(r.rootfs),
-        r.rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind rootfs {} onto itself", r.rootfs.display()))?;
+    mount(Some(r.rootfs), r.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .with_context(|| format!("bind rootfs {} onto itself", r.rootfs.display()))?;
     let root = open_root(r.rootfs)?;
     let mounts = r.spec.mounts().as_deref().unwrap_or(&[]);
-    let env = mounts::MountEnv {
-        root: &root,
-        bundle: r.bundle,
-        userns: r.userns,
-        cgroup_v1: r.cgroup_v1,
-    };
+    let env = mounts::MountEnv { root: &root, bundle: r.bundle, userns: r.userns, cgroup_v1: r.cgroup_v1 };
     mounts::mount_all(&env, mounts)?;
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
-            && (m.typ().as_deref() == Some("bind")
-                || m.options()
-                    .iter()
-                    .flatten()
-                    .any(|o| o == "bind" || o == "rbind"))
+            && (m.typ().as_deref() == Some("bind") || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
     });
     if !dev_is_bind {
         let mut devs = devices::defaults();
@@ -74,12 +59,12 @@ pub fn setup(r: &Rootfs) -> Result<()> {
         }
         devices::symlinks(&root)?;
     }
-    drop(root);
-    if r.no_pivot {
-        pivot::no_pivot(r.rootfs)
-    } else {
-        pivot::pivot(r.rootfs)
-    }
+    Ok(())
+}
+
+/// Makes the prepared rootfs the container's "/".
+pub fn enter(r: &Rootfs) -> Result<()> {
+    if r.no_pivot { pivot::no_pivot(r.rootfs) } else { pivot::pivot(r.rootfs) }
 }
 
 /// After pivot_root (and sysctls): propagation of the new "/", read-only and
@@ -93,14 +78,8 @@ pub fn finish(spec: &Spec) -> Result<()> {
         masked::readonly(&root, l.readonly_paths().as_deref().unwrap_or(&[]))?;
         masked::mask(&root, l.masked_paths().as_deref().unwrap_or(&[]))?;
     }
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
-        fdmount::set_attr(&root, libc::MOUNT_ATTR_RDONLY, 0, 0, false)
-            .context("root.readonly: make / read-only")?;
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        fdmount::set_attr(&root, libc::MOUNT_ATTR_RDONLY, 0, 0, false).context("root.readonly: make / read-only")?;
     }
     Ok(())
 }

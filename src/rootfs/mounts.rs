@@ -23,22 +23,13 @@ pub struct MountEnv<'a> {
 
 pub fn mount_all(env: &MountEnv, mounts: &[Mount]) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
-        mount_one(env, m).with_context(|| {
-            format!(
-                "mounts[{i}]: mount {} on {}",
-                source_text(m),
-                m.destination().display()
-            )
-        })?;
+        mount_one(env, m).with_context(|| format!("mounts[{i}]: mount {} on {}", source_text(m), m.destination().display()))?;
     }
     Ok(())
 }
 
 fn source_text(m: &Mount) -> String {
-    m.source()
-        .as_ref()
-        .map(|s| s.display().to_string())
-        .unwrap_or_else(|| m.typ().clone().unwrap_or_default())
+    m.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| m.typ().clone().unwrap_or_default())
 }
 
 fn mount_one(env: &MountEnv, m: &Mount) -> Result<()> {
@@ -46,62 +37,29 @@ fn mount_one(env: &MountEnv, m: &Mount) -> Result<()> {
     let fstype = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
     if opts.bind || fstype == "bind" {
-        let src = m
-            .source()
-            .as_ref()
-            .ok_or_else(|| Error::msg("a bind mount needs a source"))?;
-        let src = if src.is_absolute() {
-            src.clone()
-        } else {
-            env.bundle.join(src)
-        };
+        let src = m.source().as_ref().ok_or_else(|| Error::msg("a bind mount needs a source"))?;
+        let src = if src.is_absolute() { src.clone() } else { env.bundle.join(src) };
         return bind(env, &src, dest, &opts);
     }
     if fstype == "cgroup" && !env.cgroup_v1.is_empty() {
         return cgroup_v1(env, dest, &opts);
     }
     let target = resolve::mkdir_all(env.root, dest, 0o755).context("create mount point")?;
-    let source = m
-        .source()
-        .as_ref()
-        .and_then(|s| s.to_str())
-        .unwrap_or(fstype);
-    let fstype = if fstype == "cgroup" {
-        "cgroup2"
-    } else {
-        fstype
-    };
+    let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or(fstype);
+    let fstype = if fstype == "cgroup" { "cgroup2" } else { fstype };
     let attrs = opts.attr_set | opts.rattr_set;
     let mnt = match new_fs(fstype, Some(source), &opts.sb_flags, &opts.data, attrs) {
         Ok(mnt) => mnt,
         // A devpts `gid=` naming a group the user namespace does not map.
-        Err(e)
-            if fstype == "devpts"
-                && e.errno() == Some(Errno::EINVAL)
-                && opts.data.iter().any(|d| d.starts_with("gid=")) =>
-        {
-            let data: Vec<String> = opts
-                .data
-                .iter()
-                .filter(|d| !d.starts_with("gid="))
-                .cloned()
-                .collect();
+        Err(e) if fstype == "devpts" && e.errno() == Some(Errno::EINVAL) && opts.data.iter().any(|d| d.starts_with("gid=")) => {
+            let data: Vec<String> = opts.data.iter().filter(|d| !d.starts_with("gid=")).cloned().collect();
             new_fs(fstype, Some(source), &opts.sb_flags, &data, attrs)?
         }
         // sysfs and mqueue belong to namespaces a user namespace may not
         // own: bind the host's instead, as runc does.
-        Err(e)
-            if env.userns
-                && e.errno() == Some(Errno::EPERM)
-                && matches!(fstype, "sysfs" | "mqueue") =>
-        {
-            let host = if fstype == "sysfs" {
-                "/sys"
-            } else {
-                "/dev/mqueue"
-            };
-            let tree =
-                clone_tree(libc::AT_FDCWD, host, true).with_context(|| format!("bind {host}"))?;
+        Err(e) if env.userns && e.errno() == Some(Errno::EPERM) && matches!(fstype, "sysfs" | "mqueue") => {
+            let host = if fstype == "sysfs" { "/sys" } else { "/dev/mqueue" };
+            let tree = clone_tree(libc::AT_FDCWD, host, true).with_context(|| format!("bind {host}"))?;
             set_attr(&tree, attrs, 0, 0, true).context("set mount attributes")?;
             tree
         }
@@ -113,19 +71,12 @@ fn mount_one(env: &MountEnv, m: &Mount) -> Result<()> {
 
 fn bind(env: &MountEnv, src: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
     let meta = std::fs::metadata(src).with_context(|| format!("bind source {}", src.display()))?;
-    let target = if meta.is_dir() {
-        resolve::mkdir_all(env.root, dest, 0o755)
-    } else {
-        resolve::create_file(env.root, dest, 0o644)
-    }
-    .context("create mount point")?;
-    let src_str = src
-        .to_str()
-        .ok_or_else(|| Error::msg("source is not UTF-8"))?;
+    let target = if meta.is_dir() { resolve::mkdir_all(env.root, dest, 0o755) } else { resolve::create_file(env.root, dest, 0o644) }
+        .context("create mount point")?;
+    let src_str = src.to_str().ok_or_else(|| Error::msg("source is not UTF-8"))?;
     let tree = clone_tree(libc::AT_FDCWD, src_str, opts.recursive_bind).context("clone source")?;
     set_attr(&tree, opts.attr_set, opts.attr_clr, 0, false).context("set mount attributes")?;
-    set_attr(&tree, opts.rattr_set, opts.rattr_clr, 0, true)
-        .context("set recursive mount attributes")?;
+    set_attr(&tree, opts.rattr_set, opts.rattr_clr, 0, true).context("set recursive mount attributes")?;
     attach(&tree, &target).context("attach mount")?;
     propagate(&tree, opts)
 }
@@ -145,18 +96,12 @@ fn cgroup_v1(env: &MountEnv, dest: &Path, opts: &MountOptions) -> Result<()> {
     let tmpfs = new_fs("tmpfs", Some("tmpfs"), &[], &["mode=755".to_string()], base)?;
     attach(&tmpfs, &target).context("attach cgroup tmpfs")?;
     for (name, host_dir) in env.cgroup_v1 {
-        nix::sys::stat::mkdirat(
-            &tmpfs,
-            name.as_str(),
-            nix::sys::stat::Mode::from_bits_truncate(0o755),
-        )
-        .with_context(|| format!("create cgroup mount point {name}"))?;
+        nix::sys::stat::mkdirat(&tmpfs, name.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o755))
+            .with_context(|| format!("create cgroup mount point {name}"))?;
         let point = openat_path(&tmpfs, name)?;
         let host = host_dir.to_str().unwrap_or_default();
-        let tree =
-            clone_tree(libc::AT_FDCWD, host, false).with_context(|| format!("bind {host}"))?;
-        set_attr(&tree, opts.attr_set | base, opts.attr_clr, 0, false)
-            .context("set mount attributes")?;
+        let tree = clone_tree(libc::AT_FDCWD, host, false).with_context(|| format!("bind {host}"))?;
+        set_attr(&tree, opts.attr_set | base, opts.attr_clr, 0, false).context("set mount attributes")?;
         attach(&tree, &point).with_context(|| format!("attach cgroup {name}"))?;
         // Co-mounted controllers ("cpu,cpuacct") are also reachable by name.
         if name.contains(',') {
@@ -166,8 +111,7 @@ fn cgroup_v1(env: &MountEnv, dest: &Path, opts: &MountOptions) -> Result<()> {
         }
     }
     if opts.attr_set & libc::MOUNT_ATTR_RDONLY != 0 {
-        set_attr(&tmpfs, libc::MOUNT_ATTR_RDONLY, 0, 0, false)
-            .context("make cgroup tmpfs read-only")?;
+        set_attr(&tmpfs, libc::MOUNT_ATTR_RDONLY, 0, 0, false).context("make cgroup tmpfs read-only")?;
     }
     propagate(&tmpfs, opts)
 }

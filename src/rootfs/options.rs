@@ -2,13 +2,8 @@
 //! per-mount attributes, superblock flags, propagation and filesystem data.
 
 use crate::error::Result;
-use libc::{
-    MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOEXEC,
-    MOUNT_ATTR_NOSUID,
-};
-use libc::{
-    MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME,
-};
+use libc::{MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID};
+use libc::{MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME};
 
 /// A mount's options, parsed.
 #[derive(Default, Debug, Clone)]
@@ -81,18 +76,7 @@ fn atime(name: &str) -> Option<u64> {
 /// Options that mean nothing to a runtime (fstab-only words), skipped as
 /// runc skips them.
 fn ignored(name: &str) -> bool {
-    matches!(
-        name,
-        "defaults"
-            | "auto"
-            | "noauto"
-            | "user"
-            | "nouser"
-            | "async"
-            | "loud"
-            | "_netdev"
-            | "nofail"
-    )
+    matches!(name, "defaults" | "auto" | "noauto" | "user" | "nouser" | "async" | "loud" | "_netdev" | "nofail")
 }
 
 pub fn check(option: &str) -> Result<()> {
@@ -123,10 +107,7 @@ pub fn parse(options: &[String]) -> MountOptions {
         } else if let Some(a) = atime(name) {
             o.attr_clr |= libc::MOUNT_ATTR__ATIME;
             o.attr_set = (o.attr_set & !libc::MOUNT_ATTR__ATIME) | a;
-        } else if let Some(rest) = name
-            .strip_prefix('r')
-            .filter(|r| attribute(r).is_some() || atime(r).is_some())
-        {
+        } else if let Some(rest) = name.strip_prefix('r').filter(|r| attribute(r).is_some() || atime(r).is_some()) {
             if let Some((attr, set)) = attribute(rest) {
                 if set {
                     o.rattr_set |= attr;
@@ -177,9 +158,7 @@ mod tests {
 
     #[test]
     fn sorts_options() {
-        let o = p(&[
-            "rbind", "ro", "nosuid", "rprivate", "size=64k", "mode=755", "rro",
-        ]);
+        let o = p(&["rbind", "ro", "nosuid", "rprivate", "size=64k", "mode=755", "rro"]);
         assert!(o.bind && o.recursive_bind);
         assert_eq!(o.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
         assert_eq!(o.rattr_set, MOUNT_ATTR_RDONLY);

@@ -19,28 +19,14 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     pivot_root(".", ".").with_context(|| format!("pivot_root into {}", rootfs.display()))?;
     fchdir(&old).context("chdir to old root")?;
     // Unmounting must not propagate back to the host.
-    mount(
-        None::<&str>,
-        ".",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .context("make old root a slave")?;
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).context("make old root a slave")?;
     umount2(".", MntFlags::MNT_DETACH).context("detach old root")?;
     chdir("/").context("chdir to /")
 }
 
 pub fn no_pivot(rootfs: &Path) -> Result<()> {
     chdir(rootfs).with_context(|| format!("chdir to rootfs {}", rootfs.display()))?;
-    mount(
-        Some(rootfs),
-        "/",
-        None::<&str>,
-        MsFlags::MS_MOVE,
-        None::<&str>,
-    )
-    .context("move rootfs to /")?;
+    mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).context("move rootfs to /")?;
     nix::unistd::chroot(".").context("chroot into rootfs")?;
     chdir("/").context("chdir to /")
 }

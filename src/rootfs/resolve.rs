@@ -14,11 +14,7 @@ type R<T> = std::result::Result<T, Errno>;
 /// to `O_CLOEXEC`.
 pub fn open(root: &OwnedFd, path: &Path, flags: i32) -> R<OwnedFd> {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let rel = if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        rel
-    };
+    let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
     let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
@@ -58,11 +54,7 @@ pub fn mkdir_all(root: &OwnedFd, path: &Path, mode: u32) -> R<OwnedFd> {
         cur = match open(root, &prefix, libc::O_PATH | libc::O_DIRECTORY) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
-                match nix::sys::stat::mkdirat(
-                    &cur,
-                    name,
-                    nix::sys::stat::Mode::from_bits_truncate(mode),
-                ) {
+                match nix::sys::stat::mkdirat(&cur, name, nix::sys::stat::Mode::from_bits_truncate(mode)) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e),
                 }

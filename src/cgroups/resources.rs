@@ -1,0 +1,95 @@
+//! `linux.resources` written into the container's cgroup, for v1 and v2.
+//! Each value the kernel refuses is an error naming the key and the value.
+
+use super::Cgroup;
+use crate::error::{Context, Result};
+use oci_spec::runtime::LinuxResources;
+use std::path::Path;
+
+fn write(dir: &Path, file: &str, value: &str, key: &str) -> Result<()> {
+    std::fs::write(dir.join(file), value).with_context(|| format!("linux.resources.{key}: write {value:?} to {}", dir.join(file).display()))
+}
+
+fn max_or(v: i64) -> String {
+    if v < 0 { "max".into() } else { v.to_string() }
+}
+
+pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+    for (ctrls, dir) in &cg.dirs {
+        let v2 = ctrls.is_empty();
+        // On v2 a controller is there if the parent enabled it for us.
+        let enabled =
+            if v2 { std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default() } else { ctrls.replace(',', " ") };
+        let has = |c: &str| enabled.split_whitespace().any(|x| x == c);
+        if let Some(m) = r.memory() {
+            if v2 && has("memory") {
+                if let Some(l) = m.limit() {
+                    write(dir, "memory.max", &max_or(l), "memory.limit")?;
+                }
+                if let Some(l) = m.reservation() {
+                    write(dir, "memory.low", &max_or(l), "memory.reservation")?;
+                }
+                if let (Some(s), l) = (m.swap(), m.limit()) {
+                    // v1's swap is memory+swap; v2 counts swap alone.
+                    let v = if s < 0 { "max".to_string() } else { (s - l.unwrap_or(0)).max(0).to_string() };
+                    write(dir, "memory.swap.max", &v, "memory.swap")?;
+                }
+            } else if has("memory") {
+                if let Some(l) = m.limit() {
+                    write(dir, "memory.limit_in_bytes", &l.to_string(), "memory.limit")?;
+                }
+                if let Some(l) = m.reservation() {
+                    write(dir, "memory.soft_limit_in_bytes", &l.to_string(), "memory.reservation")?;
+                }
+                if let Some(s) = m.swap() {
+                    write(dir, "memory.memsw.limit_in_bytes", &s.to_string(), "memory.swap")?;
+                }
+                if let Some(s) = m.swappiness() {
+                    write(dir, "memory.swappiness", &s.to_string(), "memory.swappiness")?;
+                }
+                if m.disable_oom_killer() == Some(true) {
+                    write(dir, "memory.oom_control", "1", "memory.disableOOMKiller")?;
+                }
+            }
+        }
+        if let Some(p) = r.pids() {
+            if has("pids") {
+                write(dir, "pids.max", &max_or(if p.limit() > 0 { p.limit() } else { -1 }), "pids.limit")?;
+            }
+        }
+        if let Some(c) = r.cpu() {
+            if v2 && has("cpu") {
+                if let Some(s) = c.shares() {
+                    // runc's conversion of shares [2, 262144] to weight [1, 10000].
+                    let w = if s == 0 { 0 } else { 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142 };
+                    if w > 0 {
+                        write(dir, "cpu.weight", &w.to_string(), "cpu.shares")?;
+                    }
+                }
+                if c.quota().is_some() || c.period().is_some() {
+                    let q = c.quota().map_or("max".to_string(), max_or);
+                    write(dir, "cpu.max", &format!("{q} {}", c.period().unwrap_or(100_000)), "cpu.quota")?;
+                }
+            } else if has("cpu") {
+                if let Some(s) = c.shares() {
+                    write(dir, "cpu.shares", &s.to_string(), "cpu.shares")?;
+                }
+                if let Some(p) = c.period() {
+                    write(dir, "cpu.cfs_period_us", &p.to_string(), "cpu.period")?;
+                }
+                if let Some(q) = c.quota() {
+                    write(dir, "cpu.cfs_quota_us", &q.to_string(), "cpu.quota")?;
+                }
+            }
+            if has("cpuset") {
+                if let Some(s) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+                    write(dir, "cpuset.cpus", s, "cpu.cpus")?;
+                }
+                if let Some(s) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+                    write(dir, "cpuset.mems", s, "cpu.mems")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
