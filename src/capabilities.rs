@@ -48,7 +48,13 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
     caps::set(None, CapSet::Permitted, &permitted).map_err(err).context("process.capabilities.permitted")?;
     let ambient = to_caps(c.ambient());
     caps::clear(None, CapSet::Ambient).ok();
+    // The kernel only lets a capability into the ambient set when it is
+    // both permitted and inheritable; runc skips the others, and so do we.
     for cap in ambient {
+        if !(permitted.contains(&cap) && inheritable.contains(&cap)) {
+            logging::debug(&format!("process.capabilities.ambient: {cap} is not both permitted and inheritable; skipped"));
+            continue;
+        }
         caps::raise(None, CapSet::Ambient, cap).map_err(err).with_context(|| format!("process.capabilities.ambient: raise {cap}"))?;
     }
     Ok(())

@@ -1,0 +1,96 @@
+/* bench-helper: small static helper for hack/bench.sh.
+ *
+ *   bench-helper floor ROOTFS PROG [ARGS...]
+ *       The cheapest container: new pid, net, ipc, uts and mount namespaces,
+ *       chroot to ROOTFS, exec PROG. Exits with PROG's status.
+ *
+ *   bench-helper rss OUTFILE PROG [ARGS...]
+ *       Runs PROG, writes the ru_maxrss (KiB) that wait4 reports for it to
+ *       OUTFILE, exits with PROG's status. Needed because a process's
+ *       ru_maxrss includes the memory of the process it was forked from,
+ *       up to its exec: spawned straight from python, every runtime would
+ *       show at least the python interpreter's RSS. Forked from this tiny
+ *       static program, it shows its own.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int status_code(int st)
+{
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return 255;
+}
+
+static int floor_main(char **argv)
+{
+    if (unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0) {
+        perror("floor: unshare");
+        return 125;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("floor: fork");
+        return 125;
+    }
+    if (pid == 0) {
+        if (chroot(argv[0]) < 0 || chdir("/") < 0) {
+            perror("floor: chroot");
+            _exit(126);
+        }
+        execv(argv[1], argv + 1);
+        perror("floor: execv");
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0) {
+        perror("floor: waitpid");
+        return 125;
+    }
+    return status_code(st);
+}
+
+static int rss_main(char **argv)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("rss: fork");
+        return 125;
+    }
+    if (pid == 0) {
+        execv(argv[1], argv + 1);
+        perror("rss: execv");
+        _exit(127);
+    }
+    int st;
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) < 0) {
+        perror("rss: wait4");
+        return 125;
+    }
+    FILE *f = fopen(argv[0], "w");
+    if (!f || fprintf(f, "%ld\n", ru.ru_maxrss) < 0 || fclose(f) != 0) {
+        perror("rss: writing result");
+        return 125;
+    }
+    return status_code(st);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && strcmp(argv[1], "floor") == 0)
+        return floor_main(argv + 2);
+    if (argc >= 4 && strcmp(argv[1], "rss") == 0)
+        return rss_main(argv + 2);
+    fprintf(stderr, "usage: bench-helper floor ROOTFS PROG [ARGS...]\n"
+                    "       bench-helper rss OUTFILE PROG [ARGS...]\n");
+    return 2;
+}

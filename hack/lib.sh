@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# Shared by hack/demo.sh and hack/test.sh: source it, don't run it.
+
+# Debian packages kiste's scripts and tests use. runc and crun are only for
+# the conformance comparison and the benchmark; gcc builds the benchmark's
+# helper (and is the linker cargo calls).
+KISTE_PACKAGES=(busybox-static runc crun jq libseccomp-dev pkg-config python3 gcc libc6-dev)
+
+heading() {
+    printf '\n==> %s\n' "$*"
+}
+
+# Installs whatever of KISTE_PACKAGES is missing (apt-get update first, and
+# only then). Returns non-zero if that was not possible.
+ensure_packages() {
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        echo "not a Debian system: make sure these are installed: ${KISTE_PACKAGES[*]}"
+        return 0
+    fi
+    local missing=() p
+    for p in "${KISTE_PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        echo "all present: ${KISTE_PACKAGES[*]}"
+        return 0
+    fi
+    echo "installing: ${missing[*]}"
+    if [ "$(id -u)" != 0 ]; then
+        echo "not root: run as root, or: apt-get install -y ${missing[*]}" >&2
+        return 1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# Puts cargo on PATH (rustup installs it in ~/.cargo/bin).
+ensure_cargo() {
+    if ! command -v cargo >/dev/null 2>&1 && [ -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
+        PATH=${HOME:-/root}/.cargo/bin:$PATH
+        export PATH
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "cargo not found: install Rust >= 1.85 (edition 2024), e.g. with rustup" >&2
+        return 1
+    fi
+}
