@@ -34,8 +34,8 @@ struct Cli {
     /// Manage cgroups through systemd (not supported yet)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    /// Rootless mode: true, false or auto (before the command, as in runc)
+    #[arg(long)]
     rootless: Option<String>,
     /// Accepted for compatibility; unused
     #[arg(long, global = true, hide = true)]
@@ -91,7 +91,7 @@ pub fn main() -> i32 {
         Command::List(a) => list::exec(&root, a),
         Command::Kill(a) => kill::exec(&root, a),
         Command::Delete(a) => delete::exec(&root, a),
-        Command::Spec(a) => spec::exec(a, cli.rootless.as_deref().is_some_and(|r| r != "false")),
+        Command::Spec(a) => spec::exec(a),
     };
     match res {
         Ok(code) => code,

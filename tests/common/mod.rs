@@ -99,7 +99,7 @@ impl Env {
     }
 
     pub fn create_with(&self, id: &str, extra: &[&str]) -> Output {
-        let log = self.dir.join(format!("{id}.create.log"));
+        let log = self.dir.join(format!("create-{}.log", COUNTER.fetch_add(1, Ordering::SeqCst)));
         let f = std::fs::File::create(&log).unwrap();
         let mut args = vec!["create", "--bundle", self.bundle.to_str().unwrap()];
         args.extend_from_slice(extra);
@@ -110,7 +110,7 @@ impl Env {
 
     /// `kiste run --detach`, stdio to a file as for `create`.
     pub fn run_detached(&self, id: &str) -> Output {
-        let log = self.dir.join(format!("{id}.run.log"));
+        let log = self.dir.join(format!("run-{}.log", COUNTER.fetch_add(1, Ordering::SeqCst)));
         let f = std::fs::File::create(&log).unwrap();
         let status = self
             .cmd(&["run", "--detach", "--bundle", self.bundle.to_str().unwrap(), id])
