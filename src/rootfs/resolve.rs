@@ -3,7 +3,8 @@
 //! the rootfs however they are crafted, and magic links are refused.
 
 use nix::errno::Errno;
-use std::ffi::CString;
+use std::collections::VecDeque;
+use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -41,29 +42,58 @@ pub fn open(root: &OwnedFd, path: &Path, flags: i32) -> R<OwnedFd> {
 }
 
 /// O_PATH fd of `path`, a directory created (with its parents) if missing.
+/// A dangling symlink on the way is followed as the kernel would follow it,
+/// but inside the rootfs: its target is created there.
 pub fn mkdir_all(root: &OwnedFd, path: &Path, mode: u32) -> R<OwnedFd> {
-    let mut cur = open(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY)?;
+    let mut todo: VecDeque<OsString> = names(path);
     let mut prefix = PathBuf::new();
-    for comp in path.components() {
-        let name = match comp {
-            Component::Normal(n) => n,
-            Component::ParentDir => std::ffi::OsStr::new(".."),
-            _ => continue,
-        };
-        prefix.push(name);
-        cur = match open(root, &prefix, libc::O_PATH | libc::O_DIRECTORY) {
-            Ok(fd) => fd,
+    let mut cur = open(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY)?;
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        let next = prefix.join(&name);
+        match open(root, &next, libc::O_PATH | libc::O_DIRECTORY) {
+            Ok(fd) => {
+                cur = fd;
+                prefix = next;
+            }
             Err(Errno::ENOENT) => {
-                match nix::sys::stat::mkdirat(&cur, name, nix::sys::stat::Mode::from_bits_truncate(mode)) {
+                if let Ok(target) = nix::fcntl::readlinkat(&cur, name.as_os_str()) {
+                    links += 1;
+                    if links > 40 {
+                        return Err(Errno::ELOOP);
+                    }
+                    let target = PathBuf::from(target);
+                    if target.is_absolute() {
+                        prefix = PathBuf::new();
+                        cur = open(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY)?;
+                    }
+                    for n in names(&target).into_iter().rev() {
+                        todo.push_front(n);
+                    }
+                    continue;
+                }
+                match nix::sys::stat::mkdirat(&cur, name.as_os_str(), nix::sys::stat::Mode::from_bits_truncate(mode)) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e),
                 }
-                open(root, &prefix, libc::O_PATH | libc::O_DIRECTORY)?
+                cur = open(root, &next, libc::O_PATH | libc::O_DIRECTORY)?;
+                prefix = next;
             }
             Err(e) => return Err(e),
-        };
+        }
     }
     Ok(cur)
+}
+
+/// The names of a path, `..` included, without `/` and `.`.
+fn names(path: &Path) -> VecDeque<OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect()
 }
 
 /// O_PATH fd of the file `path`, created empty (with its parent directories)

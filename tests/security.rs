@@ -1,0 +1,208 @@
+//! runc's CVEs, each tried against kiste: the container must not reach the
+//! kiste binary, a host fd or cwd, or a host path through a symlink.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+
+fn sha(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+/// CVE-2019-5736: the init of a created container is not the kiste binary
+/// on disk but a sealed memfd copy, which cannot be written.
+#[test]
+fn cve_2019_5736_the_init_runs_from_a_sealed_copy() {
+    let before = sha(KISTE);
+    let env = Env::new("exe", "true");
+    let id = env.id("a");
+    assert!(env.create(&id).status.success());
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.to_string_lossy().starts_with("/memfd:kiste"), "init runs from {}", exe.display());
+    match std::fs::OpenOptions::new().write(true).open(format!("/proc/{pid}/exe")) {
+        Err(_) => {}
+        Ok(mut f) => assert!(f.write_all(b"overwritten").is_err(), "the init's executable could be written"),
+    }
+    assert_eq!(sha(KISTE), before);
+}
+
+/// CVE-2019-5736, the attack itself: a container program `#!/proc/self/exe`
+/// makes the kernel run the init's own executable inside the container; it
+/// must be the sealed copy, and the host binary stays as it was.
+#[test]
+fn cve_2019_5736_proc_self_exe_shebang_does_not_reach_the_host_binary() {
+    let before = sha(KISTE);
+    let env = Env::new("shebang", "true");
+    std::fs::write(env.bundle.join("rootfs/evil"), "#!/proc/self/exe\n").unwrap();
+    std::process::Command::new("chmod").args(["755", env.bundle.join("rootfs/evil").to_str().unwrap()]).status().unwrap();
+    env.config(|c| c["process"]["args"] = serde_json::json!(["/evil"]));
+    let id = env.id("a");
+    let out = env.run(&id);
+    // Whatever ran, it was not able to change the binary on the host.
+    assert_eq!(sha(KISTE), before);
+    assert!(!out.status.success());
+    env.assert_clean(&id);
+}
+
+/// CVE-2024-21626: an fd the caller leaks to kiste does not reach the
+/// container; only stdio and --preserve-fds do.
+#[test]
+fn cve_2024_21626_no_host_fd_reaches_the_container() {
+    let env = Env::new("fds", "ls /proc/self/fd | tr '\\n' ' '");
+    let id = env.id("a");
+    let host_dir = std::fs::File::open("/").unwrap();
+    use std::os::fd::AsRawFd;
+    let raw = host_dir.as_raw_fd();
+    let mut cmd = env.cmd(&["run", "-b", env.bundle.to_str().unwrap(), &id]);
+    unsafe {
+        cmd.pre_exec(move || {
+            // Leak the host's "/" as fd 7, without close-on-exec.
+            // dup2 onto itself would keep close-on-exec: clear it.
+            if libc::dup2(raw, 7) < 0 || libc::fcntl(7, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fds: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().split_whitespace().collect();
+    // 0-2, and the directory ls itself reads.
+    assert!(fds.iter().all(|f| ["0", "1", "2", "3"].contains(f)), "container sees fds {fds:?}");
+    env.assert_clean(&id);
+}
+
+/// CVE-2024-21626: a cwd through /proc/self/fd/N of a leaked host fd is
+/// refused, not entered.
+#[test]
+fn cve_2024_21626_cwd_cannot_point_at_a_host_fd() {
+    let env = Env::new("cwdfd", "pwd; ls ..");
+    env.config(|c| c["process"]["cwd"] = "/proc/self/fd/7".into());
+    let id = env.id("a");
+    let host_dir = std::fs::File::open("/").unwrap();
+    use std::os::fd::AsRawFd;
+    let raw = host_dir.as_raw_fd();
+    let mut cmd = env.cmd(&["run", "-b", env.bundle.to_str().unwrap(), &id]);
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 onto itself would keep close-on-exec: clear it.
+            if libc::dup2(raw, 7) < 0 || libc::fcntl(7, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "container started in {}", stdout(&out));
+    assert!(stderr(&out).contains("process.cwd"), "{}", stderr(&out));
+    env.assert_clean(&id);
+}
+
+/// --preserve-fds N passes fds 3..3+N-1, as runc does.
+#[test]
+fn preserve_fds_passes_the_named_fds() {
+    let env = Env::new("preserve", "cat <&3");
+    let id = env.id("a");
+    let file = env.dir.join("fd3");
+    std::fs::write(&file, "through fd 3\n").unwrap();
+    let f = std::fs::File::open(&file).unwrap();
+    use std::os::fd::AsRawFd;
+    let raw = f.as_raw_fd();
+    let mut cmd = env.cmd(&["run", "--preserve-fds", "1", "-b", env.bundle.to_str().unwrap(), &id]);
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 onto itself would keep close-on-exec: clear it.
+            if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "through fd 3\n");
+}
+
+/// CVE-2021-30465: mount destinations that go through symlinks pointing out
+/// of the rootfs (absolute or with ..) land inside the rootfs.
+#[test]
+fn cve_2021_30465_mount_destinations_stay_inside_the_rootfs() {
+    let env = Env::new("symlink", "grep -c kiste-escape /proc/self/mountinfo");
+    let host = std::env::temp_dir().join(format!("kiste-escape-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&host);
+    std::fs::create_dir_all(&host).unwrap();
+    let rootfs = env.bundle.join("rootfs");
+    std::os::unix::fs::symlink(&host, rootfs.join("abs")).unwrap();
+    std::os::unix::fs::symlink(format!("../../../../../../../..{}", host.display()), rootfs.join("rel")).unwrap();
+    env.config(|c| {
+        c["root"]["readonly"] = false.into();
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(serde_json::json!({"destination": "/abs/a", "type": "tmpfs", "source": "kiste-escape"}));
+        m.push(serde_json::json!({"destination": "/rel/b", "type": "tmpfs", "source": "kiste-escape"}));
+        m.push(serde_json::json!({"destination": "/../../../../tmp/c", "type": "tmpfs", "source": "kiste-escape"}));
+    });
+    let id = env.id("a");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "3\n", "the three mounts are in the container");
+    assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0, "something was created in the host directory");
+    assert!(rootfs.join(host.strip_prefix("/").unwrap()).join("a").is_dir(), "the mount point was made inside the rootfs");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("kiste-escape"), "a mount reached the host");
+    env.assert_clean(&id);
+    let _ = std::fs::remove_dir_all(&host);
+}
+
+/// Masked paths are resolved inside the rootfs too: a symlink to a host
+/// file masks the container's file of that name, not the host's.
+#[test]
+fn masked_paths_through_symlinks_stay_inside() {
+    let env = Env::new("masklink", "cat /etc/hostname; echo end");
+    std::os::unix::fs::symlink("/etc/hostname", env.bundle.join("rootfs/masklink")).unwrap();
+    env.config(|c| c["linux"]["maskedPaths"] = serde_json::json!(["/masklink"]));
+    let id = env.id("a");
+    let host_before = std::fs::read_to_string("/etc/hostname").ok();
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "end\n", "the container's /etc/hostname is masked");
+    assert_eq!(std::fs::read_to_string("/etc/hostname").ok(), host_before);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.lines().any(|l| l.split(' ').nth(4) == Some("/etc/hostname")), "host /etc/hostname got a mount");
+}
+
+/// The 2025 masked-path race: masking uses the container's /dev/null only
+/// if it is the real null device; anything else is refused.
+#[test]
+fn masking_refuses_a_dev_null_that_is_not_the_null_device() {
+    let env = Env::new("fakenull", "true");
+    let fake_dev = env.dir.join("fakedev");
+    std::fs::create_dir_all(&fake_dev).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", fake_dev.join("null")).unwrap();
+    env.config(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+        m.push(serde_json::json!({"destination": "/dev", "type": "bind", "source": fake_dev, "options": ["rbind"]}));
+        c["linux"]["maskedPaths"] = serde_json::json!(["/proc/kcore", "/proc/keys"]);
+    });
+    let id = env.id("a");
+    let out = env.run(&id);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not the null device"), "{}", stderr(&out));
+    env.assert_clean(&id);
+}
+
+/// The state directory and the runtime's files are not visible inside.
+#[test]
+fn the_state_directory_is_out_of_reach() {
+    let env = Env::new("statedir", "ls -la / /proc/self/fd 2>&1; cat /proc/self/mountinfo");
+    let id = env.id("a");
+    let out = env.kiste(&["run", "-b", env.bundle.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains(env.root.to_str().unwrap()), "state dir visible: {text}");
+    assert!(!text.contains("exec.fifo"), "{text}");
+    let _ = Stdio::null();
+}
