@@ -51,8 +51,16 @@ fn create_start_state_kill_delete_walk_the_states() {
     let out = env.kiste(&["start", &id]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(env.status(&id), "running");
-    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(cmdline.starts_with("sleep"), "{cmdline}");
+    // `start` returns once the init has been told; the exec follows at once.
+    let mut cmdline = String::new();
+    for _ in 0..200 {
+        cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        if !cmdline.contains("kiste") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(cmdline.starts_with("sh") || cmdline.starts_with("sleep"), "{cmdline}");
 
     let again = env.kiste(&["start", &id]);
     assert!(!again.status.success());
