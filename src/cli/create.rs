@@ -33,6 +33,7 @@ impl Args {
             pid_file: self.pid_file.clone(),
             no_pivot: self.no_pivot,
             preserve_fds: self.preserve_fds,
+            console_socket: self.console_socket.clone(),
         }
     }
 }

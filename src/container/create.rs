@@ -18,6 +18,22 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    pub console_socket: Option<PathBuf>,
+}
+
+/// The terminal options runc accepts; kiste does not allocate a pty yet.
+fn check_terminal(spec: &oci_spec::runtime::Spec, o: &CreateOptions, detached: bool) -> Result<()> {
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    match (terminal, &o.console_socket) {
+        (true, Some(_)) => Err(Error::msg("process.terminal: allocating a terminal for --console-socket is not supported yet")),
+        (true, None) if detached => Err(Error::msg("cannot allocate tty if kiste will detach without setting console socket")),
+        (false, Some(_)) => Err(Error::msg("cannot use console socket if kiste will not detach or allocate tty")),
+        (true, None) => {
+            crate::logging::warn("process.terminal: no pty is allocated yet; the container uses kiste's stdio");
+            Ok(())
+        }
+        (false, None) => Ok(()),
+    }
 }
 
 /// Creates the container. With `fifo` its init waits on the exec fifo for
@@ -26,6 +42,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
     id::validate(&o.id)?;
     let cfg = config::load(&o.bundle)?;
     let plan = Plan::from_spec(&cfg.spec)?;
+    check_terminal(&cfg.spec, o, fifo)?;
     std::fs::create_dir_all(root).with_context(|| format!("create state root {}", root.display()))?;
     let dir = root.join(&o.id);
     match std::fs::create_dir(&dir) {
