@@ -206,6 +206,8 @@ for t in "${tests[@]}"; do
     tap=$logs/$t.tap
     err=$logs/$t.err
     cur_tmp=$(mktemp -d /tmp/runtime-tools-run.XXXXXX)
+    # Bundles go here: a user namespace's root must be able to reach them.
+    chmod 755 "$cur_tmp"
     sidfile=$cur_tmp/.sid
     rc=0
     # setsid -w: new session (so leftovers can be found), wait for the end.

@@ -81,7 +81,10 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         let gate = if fifo {
             let p = c.dir.join(EXEC_FIFO);
             nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).with_context(|| format!("create {}", p.display()))?;
-            Gate::Fifo(p)
+            // Read-write, so opening does not wait for a writer; close-on-exec.
+            let fd = nix::fcntl::open(&p, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .with_context(|| format!("open {}", p.display()))?;
+            Gate::Fifo(fd)
         } else {
             Gate::Channel
         };

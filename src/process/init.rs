@@ -19,8 +19,10 @@ use std::path::{Path, PathBuf};
 
 /// What the init waits on before it execs the user program.
 pub enum Gate {
-    /// `create`: the exec fifo, opened by `start`.
-    Fifo(PathBuf),
+    /// `create`: the exec fifo (opened by kiste before the clone, since a
+    /// user namespace's root may not reach the state directory), which
+    /// `start` opens for writing.
+    Fifo(OwnedFd),
     /// `run`: a START message from kiste on the sync channel.
     Channel,
 }
@@ -121,21 +123,21 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
             return Err(nix::errno::Errno::last()).with_context(|| format!("domainname: set {d:?}"));
         }
     }
-    // The fifo lives in the state directory on the host: open it while the
-    // host is still in view. It is close-on-exec.
     let fifo = match &a.gate {
-        Gate::Fifo(p) => Some(
-            nix::fcntl::open(p, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                .with_context(|| format!("open exec fifo {}", p.display()))?,
-        ),
+        Gate::Fifo(fd) => Some(fd),
         Gate::Channel => None,
     };
-    if !a.plan.has(T::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
+    // Without a mount namespace of its own the container gets no mounts (they
+    // would land on the host), only a chroot into its rootfs, as with runc.
+    let mntns = a.plan.has(T::Mount);
+    if !mntns && spec.linux().as_ref().is_some_and(|l| l.masked_paths().is_some() || l.readonly_paths().is_some()) {
+        bail!("linux.maskedPaths: masking or read-only paths need a mount namespace");
     }
     let userns = a.plan.has(T::User);
     let r = Rootfs { spec, rootfs: a.rootfs, bundle: a.bundle, userns, no_pivot: a.no_pivot, cgroup_v1: &a.cgroup_v1 };
-    rootfs::setup(&r)?;
+    if mntns {
+        rootfs::setup(&r)?;
+    }
     // Hooks see the container's mounts but not yet its pivot_root.
     let hooks = spec.hooks().as_ref();
     let mut state = serde_json::Value::Null;
@@ -148,13 +150,20 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
             crate::hooks::run_all("createContainer", list, &state)?;
         }
     }
-    rootfs::enter(&r)?;
+    if mntns {
+        rootfs::enter(&r)?;
+    } else {
+        nix::unistd::chroot(a.rootfs).with_context(|| format!("chroot into {}", a.rootfs.display()))?;
+        nix::unistd::chdir("/").context("chdir to /")?;
+    }
     let cwd = process.cwd();
     rootfs::resolve::mkdir_all(&root_fd()?, cwd, 0o755).with_context(|| format!("process.cwd: create {}", cwd.display()))?;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         sysctl::apply(s)?;
     }
-    rootfs::finish(spec)?;
+    if mntns {
+        rootfs::finish(spec)?;
+    }
 
     if let Some(r) = process.rlimits() {
         rlimits::apply(r)?;
@@ -201,7 +210,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     // the --preserve-fds ones stay open across execve.
     unsafe { libc::close_range(3 + a.preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
     ch.send(READY, &[])?;
-    wait_gate(fifo.as_ref(), ch)?;
+    wait_gate(fifo, ch)?;
     if let Some(list) = hooks.and_then(|h| h.start_container().as_ref()) {
         if let Some(o) = state.as_object_mut() {
             o.insert("status".into(), "running".into());

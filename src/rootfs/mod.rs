@@ -34,7 +34,13 @@ fn propagation(spec: &Spec) -> Option<(u64, bool)> {
 pub fn setup(r: &Rootfs) -> Result<()> {
     // Nothing we mount may propagate to the host: "/" becomes a recursive
     // slave (or what linux.rootfsPropagation says).
-    let (flag, rec) = propagation(r.spec).unwrap_or((libc::MS_SLAVE, true));
+    // An unbindable "/" could not even be bound onto itself: that one is
+    // applied after pivot_root only (see `finish`).
+    let (flag, rec) = match propagation(r.spec) {
+        Some((libc::MS_UNBINDABLE, rec)) => (libc::MS_PRIVATE, rec),
+        Some(p) => p,
+        None => (libc::MS_SLAVE, true),
+    };
     fdmount::set_propagation_path(Path::new("/"), flag, rec)?;
     if flag == libc::MS_SHARED {
         // pivot_root refuses a new root whose parent mount is shared.
