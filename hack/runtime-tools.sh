@@ -206,6 +206,9 @@ for t in "${tests[@]}"; do
     tap=$logs/$t.tap
     err=$logs/$t.err
     cur_tmp=$(mktemp -d /tmp/runtime-tools-run.XXXXXX)
+    # Like /tmp itself: with a user namespace the container's root is an
+    # unprivileged host uid that must still reach the bundle.
+    chmod 1777 "$cur_tmp"
     # Bundles go here: a user namespace's root must be able to reach them.
     chmod 755 "$cur_tmp"
     sidfile=$cur_tmp/.sid
@@ -222,7 +225,10 @@ for t in "${tests[@]}"; do
 
     total=$(grep -cE '^(not )?ok( |$)' "$tap" || true)
     bad=$(grep -E '^not ok( |$)' "$tap" | grep -cvE '^not ok [0-9]* *# *TODO' || true)
-    plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$tap" | tail -n 1)
+    # Some programs print several TAP streams one after the other (each
+    # with its own plan), so add the plans up.
+    plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$tap" |
+               awk '{ s += $1; n++ } END { if (n) print s }')
 
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
         echo "TIMEOUT $t"
