@@ -167,6 +167,7 @@ reap_mounts() {
     for _ in 1 2 3; do
         left=0
         while IFS= read -r m; do
+            [ $left -eq 1 ] || echo "cleanup: detaching leftover mounts under $dir" >&2
             left=1
             umount -l "$m" 2>/dev/null || true
         done < <(awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo |
@@ -196,7 +197,17 @@ cleanup() {
     cur_tmp=""
     sidfile=""
 }
-trap 'cleanup; exit 130' INT TERM
+interrupted() {
+    local sid
+    sid=$(cat "$sidfile" 2>/dev/null || true)
+    if [ -n "$sid" ]; then
+        pkill -KILL -s "$sid" 2>/dev/null || true
+    fi
+    cleanup
+    echo "interrupted" >&2
+    exit 130
+}
+trap interrupted INT TERM
 
 # --- run --------------------------------------------------------------------
 passed=0
@@ -206,9 +217,6 @@ for t in "${tests[@]}"; do
     tap=$logs/$t.tap
     err=$logs/$t.err
     cur_tmp=$(mktemp -d /tmp/runtime-tools-run.XXXXXX)
-    # Like /tmp itself: with a user namespace the container's root is an
-    # unprivileged host uid that must still reach the bundle.
-    chmod 1777 "$cur_tmp"
     # Bundles go here: a user namespace's root must be able to reach them.
     chmod 755 "$cur_tmp"
     sidfile=$cur_tmp/.sid
@@ -216,10 +224,15 @@ for t in "${tests[@]}"; do
     # setsid -w: new session (so leftovers can be found), wait for the end.
     # timeout: TERM after $limit s, KILL 5 s later, exit 124/137 then.
     # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
-    TMPDIR=$cur_tmp RUNTIME=$runtime setsid -w bash -c \
+    # env --default-signal: undo the SIGINT/SIGQUIT ignoring that bash gives
+    # to background commands, so containers start with normal dispositions.
+    TMPDIR=$cur_tmp RUNTIME=$runtime setsid -w \
+        env --default-signal=INT,QUIT bash -c \
         'echo $$ >"$1"; shift; exec "$@"' _ "$sidfile" \
         timeout -k 5 "$limit" "./validation/$t/$t.t" \
-        </dev/null >"$tap" 2>"$err" || rc=$?
+        </dev/null >"$tap" 2>"$err" &
+    # (waiting with `wait` lets the INT/TERM trap run at once)
+    wait $! || rc=$?
     cur_sid=$(cat "$sidfile" 2>/dev/null || true)
     cleanup
 

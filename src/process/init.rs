@@ -38,12 +38,14 @@ pub struct InitArgs<'a> {
     pub cgroup_v1: Vec<(String, PathBuf)>,
 }
 
-/// The child of a single clone() that made every namespace.
-pub fn single_stage(a: &InitArgs, ch: &Channel) -> ! {
+/// The child of a single clone() that made every namespace. `joined`: whether
+/// it got into its cgroup.
+pub fn single_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
     report(
         ch,
         (|| {
             set_dumpable(false);
+            joined?;
             ch.expect(GO)?;
             if a.plan.new_userns() {
                 become_root()?;
@@ -61,11 +63,12 @@ pub fn single_stage(a: &InitArgs, ch: &Channel) -> ! {
 
 /// The middle process: joins namespaces by path, makes the new ones, and
 /// forks the init into them.
-pub fn two_stage(a: &InitArgs, ch: &Channel) -> ! {
+pub fn two_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
     report(
         ch,
         (|| {
             set_dumpable(false);
+            joined?;
             ch.expect(GO)?;
             a.plan.join_all(false)?;
             let mut rest = a.plan.new;

@@ -24,15 +24,22 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
     let (parent, child) = sync::pair()?;
     let two = a.plan.needs_two_stages();
     let flags = if two { CloneFlags::empty() } else { a.plan.new - CloneFlags::CLONE_NEWCGROUP };
-    let pid = fork_with(flags)?;
+    let v2 = cgroup.v2_fd();
+    let (pid, into_v2) = match fork_with(flags, v2.as_ref()) {
+        Ok(pid) => (pid, v2.is_some()),
+        // A kernel without CLONE_INTO_CGROUP: the child joins by writing.
+        Err(e) if v2.is_some() && e.errno() == Some(nix::errno::Errno::EINVAL) => (fork_with(flags, None)?, false),
+        Err(e) => return Err(e),
+    };
     if pid == 0 {
         drop(parent);
-        if two { init::two_stage(a, &child) } else { init::single_stage(a, &child) }
+        // The child moves itself into the cgroup: cheaper than us moving it.
+        let joined = cgroup.join_self(into_v2);
+        if two { init::two_stage(a, &child, joined) } else { init::single_stage(a, &child, joined) }
     }
     drop(child);
     let mut init_pid = pid;
     let res = (|| -> Result<()> {
-        cgroup.add(pid)?;
         if !two && a.plan.new_userns() {
             namespaces::write_id_maps(pid, a.spec)?;
         }
