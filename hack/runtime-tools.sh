@@ -33,7 +33,8 @@
 # Hygiene: each program runs in its own session and with its own TMPDIR.
 # Afterwards, containers that appeared in `$RUNTIME list -q` during the run
 # are force-deleted, processes still left in the session are killed, mounts
-# left under the private TMPDIR are detached and the TMPDIR is removed.
+# left under the private TMPDIR are detached and the TMPDIR is removed, and
+# empty cgroup directories the cgroup programs leave behind are removed.
 
 set -euo pipefail
 
@@ -177,6 +178,26 @@ reap_mounts() {
     awk -v d="$dir/" 'index($5, d) == 1 { f = 1 } END { exit f }' /proc/self/mountinfo
 }
 
+# The cgroup programs use /cgrouptest and testdir/cgrouptest/container (and
+# delete_only_create_resources makes pids/cgrouptest); runtimes remove the
+# leaf but not the parents. Remember what was there, remove empty new ones.
+cg_dirs() {
+    find /sys/fs/cgroup/*/testdir /sys/fs/cgroup/*/cgrouptest \
+        /sys/fs/cgroup/testdir /sys/fs/cgroup/cgrouptest \
+        -depth -type d 2>/dev/null || true
+}
+declare -A cg_before=()
+while IFS= read -r d; do
+    cg_before[$d]=1
+done < <(cg_dirs)
+reap_cgroups() {
+    local d
+    while IFS= read -r d; do
+        [ -z "${cg_before[$d]+x}" ] || continue
+        rmdir "$d" 2>/dev/null || echo "cleanup: cannot remove cgroup $d" >&2
+    done < <(cg_dirs)
+}
+
 cur_sid=""
 cur_tmp=""
 sidfile=""
@@ -186,6 +207,7 @@ cleanup() {
     fi
     reap_containers
     reap_session "$cur_sid"
+    reap_cgroups
     if [ -n "$cur_tmp" ]; then
         if reap_mounts "$cur_tmp"; then
             rm -rf --one-file-system "$cur_tmp" 2>/dev/null || true

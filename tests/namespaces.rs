@@ -112,3 +112,25 @@ fn a_new_user_namespace_with_a_joined_network_namespace() {
     assert_eq!(lines[2], "0");
     env.assert_clean(&id);
 }
+
+#[test]
+fn without_a_mount_namespace_the_container_is_only_chrooted() {
+    let env = Env::new("nomntns", "ls /etc");
+    env.config(|c| {
+        c["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+        c["linux"].as_object_mut().unwrap().remove("maskedPaths");
+        c["linux"].as_object_mut().unwrap().remove("readonlyPaths");
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count();
+    let id = env.id("a");
+    let out = env.create(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(), std::fs::read_link("/proc/self/ns/mnt").unwrap());
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), env.bundle.join("rootfs").canonicalize().unwrap());
+    // The config's mounts were not made: they would have landed on the host.
+    assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count(), host_mounts);
+    assert!(env.kiste(&["delete", "-f", &id]).status.success());
+    env.assert_clean(&id);
+}
