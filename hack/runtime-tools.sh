@@ -104,6 +104,9 @@ done
 # The tree vendors its Go dependencies, so this works offline.
 export GOFLAGS=-mod=vendor GOPROXY=off GO111MODULE=on
 export GOPATH=${GOPATH:-/tmp/runtime-tools-gopath}
+if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ]; then
+    export GOCACHE=/tmp/runtime-tools-gocache
+fi
 want=()
 if [ $rebuild -eq 1 ] || [ ! -x "$src/runtimetest" ]; then
     want+=(runtimetest)

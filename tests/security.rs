@@ -7,6 +7,19 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
+/// Makes `cmd` start with `fd` open as `target`, without close-on-exec
+/// (dup2 onto itself would keep the flag: it is cleared explicitly).
+fn pass_fd(cmd: &mut std::process::Command, fd: i32, target: i32) {
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, target) < 0 || libc::fcntl(target, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 fn sha(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
@@ -57,16 +70,7 @@ fn cve_2024_21626_no_host_fd_reaches_the_container() {
     use std::os::fd::AsRawFd;
     let raw = host_dir.as_raw_fd();
     let mut cmd = env.cmd(&["run", "-b", env.bundle.to_str().unwrap(), &id]);
-    unsafe {
-        cmd.pre_exec(move || {
-            // Leak the host's "/" as fd 7, without close-on-exec.
-            // dup2 onto itself would keep close-on-exec: clear it.
-            if libc::dup2(raw, 7) < 0 || libc::fcntl(7, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    pass_fd(&mut cmd, raw, 7);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let fds: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().split_whitespace().collect();
@@ -86,15 +90,7 @@ fn cve_2024_21626_cwd_cannot_point_at_a_host_fd() {
     use std::os::fd::AsRawFd;
     let raw = host_dir.as_raw_fd();
     let mut cmd = env.cmd(&["run", "-b", env.bundle.to_str().unwrap(), &id]);
-    unsafe {
-        cmd.pre_exec(move || {
-            // dup2 onto itself would keep close-on-exec: clear it.
-            if libc::dup2(raw, 7) < 0 || libc::fcntl(7, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    pass_fd(&mut cmd, raw, 7);
     let out = cmd.output().unwrap();
     assert!(!out.status.success(), "container started in {}", stdout(&out));
     assert!(stderr(&out).contains("process.cwd"), "{}", stderr(&out));
@@ -112,15 +108,7 @@ fn preserve_fds_passes_the_named_fds() {
     use std::os::fd::AsRawFd;
     let raw = f.as_raw_fd();
     let mut cmd = env.cmd(&["run", "--preserve-fds", "1", "-b", env.bundle.to_str().unwrap(), &id]);
-    unsafe {
-        cmd.pre_exec(move || {
-            // dup2 onto itself would keep close-on-exec: clear it.
-            if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    pass_fd(&mut cmd, raw, 3);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "through fd 3\n");

@@ -19,7 +19,7 @@ pub enum Mode {
 
 pub fn mode() -> Mode {
     const CGROUP2_MAGIC: i64 = 0x6367_7270;
-    let is_v2 = |p: &str| nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_MAGIC);
+    let is_v2 = |p: &str| nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 == CGROUP2_MAGIC);
     if is_v2("/sys/fs/cgroup") {
         Mode::Unified
     } else if is_v2("/sys/fs/cgroup/unified") {
@@ -101,11 +101,9 @@ impl Cgroup {
             }
             let is_cpuset = h.controllers.split(',').any(|c| c == "cpuset");
             cg.dirs.push((h.controllers, dir.clone()));
-            if is_cpuset {
-                if let Err(e) = inherit_cpuset(&h.mount_point, &dir) {
-                    cg.remove();
-                    return Err(e);
-                }
+            if is_cpuset && let Err(e) = inherit_cpuset(&h.mount_point, &dir) {
+                cg.remove();
+                return Err(e);
             }
         }
         Ok(cg)

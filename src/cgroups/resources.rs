@@ -52,10 +52,10 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
                 }
             }
         }
-        if let Some(p) = r.pids() {
-            if has("pids") {
-                write(dir, "pids.max", &max_or(if p.limit() > 0 { p.limit() } else { -1 }), "pids.limit")?;
-            }
+        if let Some(p) = r.pids()
+            && has("pids")
+        {
+            write(dir, "pids.max", &max_or(if p.limit() > 0 { p.limit() } else { -1 }), "pids.limit")?;
         }
         if let Some(c) = r.cpu() {
             if v2 && has("cpu") {

@@ -103,10 +103,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
         if !seen.insert(ns.typ()) {
             bail!("linux.namespaces[{i}]: duplicate namespace type {}", ns.typ());
         }
-        if let Some(p) = ns.path() {
-            if !p.is_absolute() {
-                bail!("linux.namespaces[{i}].path: {:?} is not an absolute path", p);
-            }
+        if let Some(p) = ns.path()
+            && !p.is_absolute()
+        {
+            bail!("linux.namespaces[{i}].path: {:?} is not an absolute path", p);
         }
     }
     let has = |t: LinuxNamespaceType| seen.contains(&t);
@@ -122,10 +122,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
         if maps && !userns_new {
             bail!("linux.uidMappings: mappings are only allowed with a new user namespace");
         }
-        if let Some(p) = l.rootfs_propagation() {
-            if crate::rootfs::options::propagation(p).is_none() {
-                bail!("linux.rootfsPropagation: unknown value {p:?}");
-            }
+        if let Some(p) = l.rootfs_propagation()
+            && crate::rootfs::options::propagation(p).is_none()
+        {
+            bail!("linux.rootfsPropagation: unknown value {p:?}");
         }
         for (i, d) in l.devices().iter().flatten().enumerate() {
             if !d.path().is_absolute() {
@@ -149,10 +149,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
         if l.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
             bail!("linux.timeOffsets: needs a time namespace");
         }
-        if let Some(p) = l.cgroups_path() {
-            if p.components().any(|c| c == std::path::Component::ParentDir) {
-                bail!("linux.cgroupsPath: {:?} must not contain \"..\"", p);
-            }
+        if let Some(p) = l.cgroups_path()
+            && p.components().any(|c| c == std::path::Component::ParentDir)
+        {
+            bail!("linux.cgroupsPath: {:?} must not contain \"..\"", p);
         }
     }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {

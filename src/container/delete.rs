@@ -24,10 +24,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 
 /// SIGKILL the init and wait for it to die.
 fn stop(c: &Container) {
-    if let Some(fd) = pidfd(c.state.pid, c.state.pid_start) {
-        if send(&fd, libc::SIGKILL).is_ok() {
-            wait_exit(&fd, 10_000);
-        }
+    if let Some(fd) = pidfd(c.state.pid, c.state.pid_start)
+        && send(&fd, libc::SIGKILL).is_ok()
+    {
+        wait_exit(&fd, 10_000);
     }
     if c.state.pid == 0 && c.state.creator > 0 {
         // A `create` still at work (or hung): stop it too.

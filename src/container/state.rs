@@ -105,9 +105,9 @@ impl State {
 pub fn run_late_hooks(state: &State, status: Status, poststop: bool) {
     let Some(h) = &state.hooks else { return };
     let (kind, list) = if poststop { ("poststop", h.poststop()) } else { ("poststart", h.poststart()) };
-    if let Some(list) = list {
-        if let Err(e) = crate::hooks::run_all(kind, list, &state.to_oci(status)) {
-            crate::logging::warn(&e.to_string());
-        }
+    if let Some(list) = list
+        && let Err(e) = crate::hooks::run_all(kind, list, &state.to_oci(status))
+    {
+        crate::logging::warn(&e.to_string());
     }
 }

@@ -181,10 +181,8 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     if let Some(c) = process.capabilities() {
         capabilities::apply(c)?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(nix::errno::Errno::last()).context("process.noNewPrivileges");
-        }
+    if process.no_new_privileges().unwrap_or(false) && unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(nix::errno::Errno::last()).context("process.noNewPrivileges");
     }
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
@@ -243,10 +241,10 @@ fn switch_user(user: &oci_spec::runtime::User) -> Result<()> {
     let gids: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
     // setgroups is refused in a user namespace whose setgroups file says
     // "deny"; then the config must not ask for groups.
-    if let Err(e) = nix::unistd::setgroups(&gids) {
-        if !gids.is_empty() || e != nix::errno::Errno::EPERM {
-            return Err(e).context("process.user.additionalGids: setgroups");
-        }
+    if let Err(e) = nix::unistd::setgroups(&gids)
+        && (!gids.is_empty() || e != nix::errno::Errno::EPERM)
+    {
+        return Err(e).context("process.user.additionalGids: setgroups");
     }
     let gid = Gid::from_raw(user.gid());
     let uid = Uid::from_raw(user.uid());

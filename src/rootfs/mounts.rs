@@ -124,8 +124,7 @@ fn openat_path(dir: &OwnedFd, name: &str) -> Result<OwnedFd> {
         nix::sys::stat::Mode::empty(),
     )
     .with_context(|| format!("open {name}"))
-    .map(|fd| {
+    .inspect(|fd| {
         let _ = fd.as_raw_fd();
-        fd
     })
 }
