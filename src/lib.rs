@@ -17,6 +17,7 @@ pub mod namespaces;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
 pub mod sysctl;
 pub mod utils;
 

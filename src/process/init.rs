@@ -4,7 +4,7 @@
 //! channel and ends the child.
 
 use super::lookup;
-use super::sync::{Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, START};
+use super::sync::{Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, SECCOMP_FD, START};
 use crate::error::{Context, Error, Result};
 use crate::namespaces::{self, Plan};
 use crate::rootfs::{self, Rootfs};
@@ -174,6 +174,14 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
     }
+    // Seccomp: compiled now; loaded while still privileged when the process
+    // may gain privileges (as runc does), else as late as possible.
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let filter = seccomp.map(crate::seccomp::compile).transpose()?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if let (Some(f), Some(s), false) = (&filter, seccomp, nnp) {
+        load_seccomp(f, s, ch)?;
+    }
     if let Some(c) = process.capabilities() {
         capabilities::drop_bounding(c)?;
     }
@@ -210,6 +218,9 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     // CVE-2024-21626: no fd of ours reaches the user program; only stdio and
     // the --preserve-fds ones stay open across execve.
     unsafe { libc::close_range(3 + a.preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    if let (Some(f), Some(s), true) = (&filter, seccomp, nnp) {
+        load_seccomp(f, s, ch)?;
+    }
     ch.send(READY, &[])?;
     wait_gate(fifo, ch)?;
     if let Some(list) = hooks.and_then(|h| h.start_container().as_ref()) {
@@ -226,6 +237,15 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     // Past `start` nobody listens on the channel any more: say it on stderr.
     eprintln!("kiste: exec {}: {}", program.display(), crate::error::errno_text(e));
     unsafe { libc::_exit(127) }
+}
+
+/// Loads the filter; a notify fd goes to kiste, which passes it on to the
+/// listener (its path is on the host, out of our reach now).
+fn load_seccomp(filter: &libseccomp::ScmpFilterContext, s: &oci_spec::runtime::LinuxSeccomp, ch: &Channel) -> Result<()> {
+    if let Some(fd) = crate::seccomp::load(filter, crate::seccomp::wants_notify(s))? {
+        ch.send_fd(SECCOMP_FD, &fd)?;
+    }
+    Ok(())
 }
 
 fn root_fd() -> Result<OwnedFd> {

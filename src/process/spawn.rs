@@ -3,7 +3,7 @@
 
 use super::clone::fork_with;
 use super::init::{self, InitArgs};
-use super::sync::{self, Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY};
+use super::sync::{self, Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, SECCOMP_FD};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::namespaces;
@@ -62,6 +62,16 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
                     }
                     s["status"] = "created".into();
                     parent.send(GO, s.to_string().as_bytes())?;
+                }
+                Some((SECCOMP_FD, _)) => {
+                    let fd = parent.take_fd().ok_or_else(|| Error::msg("linux.seccomp: no notify fd came from the container"))?;
+                    let s = a
+                        .spec
+                        .linux()
+                        .as_ref()
+                        .and_then(|l| l.seccomp().as_ref())
+                        .ok_or_else(|| Error::msg("linux.seccomp: unexpected notify fd"))?;
+                    crate::seccomp::send_to_listener(s, &fd, init_pid, &state(init_pid))?;
                 }
                 Some((READY, _)) => return Ok(()),
                 Some((ERROR, msg)) => {

@@ -12,13 +12,14 @@ pub const INIT_PID: u8 = b'P'; // child -> parent: the init's pid (two-stage)
 pub const READY: u8 = b'R'; // child -> parent: set up, waiting to start
 pub const ERROR: u8 = b'E'; // child -> parent: setup failed, text follows
 pub const START: u8 = b'S'; // parent -> child: exec the user program now
+pub const SECCOMP_FD: u8 = b'F'; // child -> parent: the seccomp notify fd, for the listener
 pub const HOOKS: u8 = b'H'; // child -> parent: run prestart/createRuntime hooks, then GO with the state
 
-pub struct Channel(pub OwnedFd);
+pub struct Channel(pub OwnedFd, std::cell::RefCell<Option<OwnedFd>>);
 
 pub fn pair() -> Result<(Channel, Channel)> {
     let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).context("create sync socket")?;
-    Ok((Channel(a), Channel(b)))
+    Ok((Channel(a, Default::default()), Channel(b, Default::default())))
 }
 
 impl Channel {
@@ -38,22 +39,49 @@ impl Channel {
         }
     }
 
-    /// The next message, or None when the other side has gone.
+    /// Sends a message with an fd attached.
+    pub fn send_fd(&self, tag: u8, fd: &OwnedFd) -> Result<()> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        let fds = [fd.as_raw_fd()];
+        let iov = [std::io::IoSlice::new(std::slice::from_ref(&tag))];
+        sendmsg::<()>(self.0.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+            .context("sync with container init: send fd")?;
+        Ok(())
+    }
+
+    /// The fd that came with the last message, if any.
+    pub fn take_fd(&self) -> Option<OwnedFd> {
+        self.1.borrow_mut().take()
+    }
+
+    /// The next message, or None when the other side has gone. An fd sent
+    /// with it is kept for `take_fd`.
     pub fn recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::FromRawFd;
         let mut buf = vec![0u8; 4096];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
         loop {
-            let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n > 0 {
-                buf.truncate(n as usize);
-                let tag = buf.remove(0);
-                return Ok(Some((tag, buf)));
-            }
-            if n == 0 {
-                return Ok(None);
-            }
-            let e = nix::errno::Errno::last();
-            if e != nix::errno::Errno::EINTR {
-                return Err(Error::sys("sync with container init", e));
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Ok(msg) => {
+                    let n = msg.bytes;
+                    for c in msg.cmsgs().into_iter().flatten() {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for fd in fds {
+                                *self.1.borrow_mut() = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+                            }
+                        }
+                    }
+                    if n == 0 {
+                        return Ok(None);
+                    }
+                    buf.truncate(n);
+                    let tag = buf.remove(0);
+                    return Ok(Some((tag, buf)));
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("sync with container init", e)),
             }
         }
     }
