@@ -160,7 +160,9 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         nix::unistd::chdir("/").context("chdir to /")?;
     }
     let cwd = process.cwd();
-    rootfs::resolve::mkdir_all(&root_fd()?, cwd, 0o755).with_context(|| format!("process.cwd: create {}", cwd.display()))?;
+    // CVE-2024-21626: the working directory is resolved inside the root,
+    // magic links (/proc/self/fd/N) refused, and entered by that fd.
+    let cwd_fd = rootfs::resolve::mkdir_all(&root_fd()?, cwd, 0o755).with_context(|| format!("process.cwd: create {}", cwd.display()))?;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         sysctl::apply(s)?;
     }
@@ -194,12 +196,8 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     }
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    nix::unistd::chdir(cwd).with_context(|| format!("process.cwd: chdir to {}", cwd.display()))?;
-    // CVE-2024-21626: the working directory must be inside the container.
-    match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => {}
-        _ => bail!("process.cwd: {} is outside the container", cwd.display()),
-    }
+    nix::unistd::fchdir(&cwd_fd).with_context(|| format!("process.cwd: chdir to {}", cwd.display()))?;
+    drop(cwd_fd);
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let args = process.args().as_deref().unwrap_or(&[]);
     let program = lookup::find(&args[0], &env).map_err(|e| Error::msg(format!("unable to start container process: {e}")))?;
