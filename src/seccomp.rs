@@ -11,10 +11,7 @@ use oci_spec::runtime::LinuxSeccomp;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::str::FromStr;
 
-/// The spec's name of an enum value ("SCMP_ACT_ERRNO", "SCMP_CMP_EQ", …).
-fn spec_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
+use crate::utils::spec_name;
 
 fn action(name: &str, errno: Option<u32>) -> Result<ScmpAction> {
     let errno = errno.unwrap_or(libc::EPERM as u32);

@@ -85,3 +85,27 @@ pub fn table(rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+/// The spec's spelling of an enum value ("SCMP_ACT_ERRNO", "SCHED_FIFO",
+/// …), as serde writes it.
+pub fn spec_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// A CPU or NUMA node list ("0-3,7") as the numbers it names.
+pub fn parse_list(s: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                if a > b || b > 4095 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok().filter(|n| *n <= 4095)?),
+        }
+    }
+    Some(out)
+}

@@ -155,6 +155,13 @@ pub fn validate(spec: &Spec) -> Result<()> {
             bail!("linux.cgroupsPath: {:?} must not contain \"..\"", p);
         }
     }
+    crate::lsm::check(spec)?;
+    if linux.is_some_and(|l| l.intel_rdt().is_some()) {
+        if std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().contains(" - resctrl ") {
+            bail!("linux.intelRdt: Intel RDT is not supported by kiste yet");
+        }
+        bail!("linux.intelRdt: Intel RDT is not available on this host (no resctrl filesystem mounted at /sys/fs/resctrl)");
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         bail!("hostname: setting it needs a new UTS namespace");
     }

@@ -46,6 +46,7 @@ pub fn single_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
         (|| {
             set_dumpable(false);
             joined?;
+            initial_affinity(a.spec)?;
             ch.expect(GO)?;
             if a.plan.new_userns() {
                 become_root()?;
@@ -69,6 +70,7 @@ pub fn two_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
         (|| {
             set_dumpable(false);
             joined?;
+            initial_affinity(a.spec)?;
             ch.expect(GO)?;
             a.plan.join_all(false)?;
             let mut rest = a.plan.new;
@@ -92,6 +94,16 @@ pub fn two_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
             }
         })(),
     )
+}
+
+/// `process.execCPUAffinity.initial`: where the runtime's part of the
+/// process runs, from its birth until the `final` affinity.
+fn initial_affinity(spec: &Spec) -> Result<()> {
+    let initial = spec.process().as_ref().and_then(|p| p.exec_cpu_affinity().as_ref()).and_then(|a| a.initial().as_deref());
+    match initial {
+        Some(list) => crate::scheduling::set_affinity(list, "process.execCPUAffinity.initial"),
+        None => Ok(()),
+    }
 }
 
 /// Sends a setup error to kiste and ends the child. (Success never returns:
@@ -176,6 +188,20 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
     }
+    if let Some(s) = process.scheduler() {
+        crate::scheduling::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        crate::scheduling::set_io_priority(p)?;
+    }
+    if let Some(l) = spec.linux() {
+        if let Some(p) = l.personality() {
+            crate::personality::set_personality(p)?;
+        }
+        if let Some(m) = l.memory_policy() {
+            crate::personality::set_memory_policy(m)?;
+        }
+    }
     // Seccomp: compiled now; loaded while still privileged when the process
     // may gain privileges (as runc does), else as late as possible.
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
@@ -194,6 +220,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     if process.no_new_privileges().unwrap_or(false) && unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(nix::errno::Errno::last()).context("process.noNewPrivileges");
     }
+    crate::lsm::apply(process)?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     nix::unistd::fchdir(&cwd_fd).with_context(|| format!("process.cwd: chdir to {}", cwd.display()))?;
@@ -216,6 +243,9 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     // CVE-2024-21626: no fd of ours reaches the user program; only stdio and
     // the --preserve-fds ones stay open across execve.
     unsafe { libc::close_range(3 + a.preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    if let Some(list) = process.exec_cpu_affinity().as_ref().and_then(|a| a.cpu_affinity_final().as_deref()) {
+        crate::scheduling::set_affinity(list, "process.execCPUAffinity.final")?;
+    }
     if let (Some(f), Some(s), true) = (&filter, seccomp, nnp) {
         load_seccomp(f, s, ch)?;
     }
