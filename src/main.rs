@@ -12,5 +12,9 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
             unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
         }
     }
+    // As Rust's start-up would: a reader gone away (a hook that ignores its
+    // stdin) is an EPIPE to handle, not a signal that kills kiste. The
+    // container's init restores every signal's default before its execve.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     kiste::cli::main()
 }

@@ -102,7 +102,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         let state_for_hooks = |pid: i32| {
             let mut s = base.clone();
             s.pid = pid;
-            s.to_oci(super::state::Status::Creating)
+            s.to_oci(super::state::Status::Created)
         };
         let spawned = spawn(&args, &cgroup, &state_for_hooks)?;
         c.state.pid = spawned.pid;

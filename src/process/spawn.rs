@@ -55,12 +55,11 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
                     let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
                 }
                 Some((HOOKS, _)) => {
-                    let mut s = state(init_pid);
+                    let s = state(init_pid);
                     if let Some(h) = a.spec.hooks() {
                         crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), &s)?;
                         crate::hooks::run_all("createRuntime", h.create_runtime().as_deref().unwrap_or(&[]), &s)?;
                     }
-                    s["status"] = "created".into();
                     parent.send(GO, s.to_string().as_bytes())?;
                 }
                 Some((SECCOMP_FD, _)) => {
