@@ -14,6 +14,7 @@ Environment:
             to stderr
   KEEP      if set to 1, keep the temporary directory for inspection
   TIMEOUT   per-command timeout in seconds (default 10)
+  CASES     directory of case files (default conformance/cases)
 
 Only the Python standard library is used.  Must be run as root.
 """
@@ -53,7 +54,7 @@ CASE_KEYS = {"name", "description", "config", "raw_config", "setup", "expect",
 CHECK_KEYS = {"exit", "stdout_equals", "stdout_contains", "stdout_not_contains",
               "stdout_regex", "stderr_contains", "stderr_regex", "json",
               "json_keys", "pid", "pid_file", "files", "files_regex",
-              "files_missing"}
+              "files_json", "files_missing"}
 STEP_KEYS = {"run": CHECK_KEYS | {"run", "cwd"},
              "wait_status": {"wait_status", "timeout"},
              "output_of_step": CHECK_KEYS | {"output_of_step"},
@@ -360,7 +361,9 @@ class Runner:
         if rc is None:
             raise CaseFailure(f"timed out after {res['timeout']:g}s")
         want = exp.get("exit", 0)
-        if want == "nonzero":
+        if want == "any":
+            pass
+        elif want == "nonzero":
             if rc == 0:
                 raise CaseFailure("exit 0, expected a non-zero exit")
         elif rc != want:
@@ -384,7 +387,9 @@ class Runner:
             if not re.search(rx, err, re.M):
                 raise CaseFailure(f"stderr does not match /{rx}/: {short_err!r}")
         doc = None
-        if any(k in exp for k in ("json", "json_keys", "pid", "pid_file")):
+        wants_pid = any(v == "$pid" for fields in exp.get("files_json", {}).values()
+                        if isinstance(fields, dict) for v in fields.values())
+        if wants_pid or any(k in exp for k in ("json", "json_keys", "pid", "pid_file")):
             try:
                 doc = json.loads(out)
             except ValueError:
@@ -431,6 +436,27 @@ class Runner:
             for rx in self.as_list(patterns):
                 if not re.search(rx, got, re.M):
                     raise CaseFailure(f"bundle file {rel} does not match /{rx}/: {got[:300]!r}")
+        for rel, fields in exp.get("files_json", {}).items():
+            p = self.bundle_path(bundle, rel)
+            try:
+                with open(p) as f:
+                    text = f.read()
+            except OSError as e:
+                raise CaseFailure(f"bundle file {rel}: {e}")
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                raise CaseFailure(f"bundle file {rel} is not JSON: {text[:200]!r}")
+            if not isinstance(obj, dict):
+                raise CaseFailure(f"bundle file {rel} is not a JSON object: {text[:200]!r}")
+            for key, value in fields.items():
+                if value == "$pid":
+                    value = doc.get("pid") if isinstance(doc, dict) else None
+                if key not in obj:
+                    raise CaseFailure(f"bundle file {rel}: JSON lacks key {key!r}: {text[:300]!r}")
+                if obj[key] != value:
+                    raise CaseFailure(f"bundle file {rel}: JSON {key!r} is {obj[key]!r}, "
+                                      f"expected {value!r}")
         for rel in exp.get("files_missing", []):
             if os.path.lexists(self.bundle_path(bundle, rel)):
                 raise CaseFailure(f"bundle file {rel} exists but should not")
@@ -650,7 +676,8 @@ class Runner:
 def load_cases(filters):
     cases = []
     seen = set()
-    for path in sorted(glob.glob(os.path.join(HERE, "cases", "*.json"))):
+    cases_dir = os.environ.get("CASES") or os.path.join(HERE, "cases")
+    for path in sorted(glob.glob(os.path.join(cases_dir, "*.json"))):
         with open(path) as f:
             try:
                 data = json.load(f)

@@ -11,11 +11,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn run_all(kind: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> {
-    let input = state.to_string();
-    for (i, h) in hooks.iter().enumerate() {
-        run_one(h, &input).with_context(|| format!("error running {kind} hook #{i} ({})", h.path().display()))?;
-    }
-    Ok(())
+    hooks.iter().enumerate().try_for_each(|(i, h)| run(kind, i, h, state))
+}
+
+/// Runs hook number `index` of the `kind` list.
+pub fn run(kind: &str, index: usize, h: &Hook, state: &serde_json::Value) -> Result<()> {
+    run_one(h, &state.to_string()).with_context(|| format!("error running {kind} hook #{index} ({})", h.path().display()))
 }
 
 fn run_one(h: &Hook, input: &str) -> Result<()> {

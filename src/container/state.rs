@@ -100,14 +100,15 @@ impl State {
     }
 }
 
-/// Runs the poststart or poststop hooks of a container; their failure is
-/// only a warning (config.md).
+/// Runs the poststart or poststop hooks of a container; a failure is only
+/// a warning and the remaining hooks still run (config.md).
 pub fn run_late_hooks(state: &State, status: Status, poststop: bool) {
     let Some(h) = &state.hooks else { return };
     let (kind, list) = if poststop { ("poststop", h.poststop()) } else { ("poststart", h.poststart()) };
-    if let Some(list) = list
-        && let Err(e) = crate::hooks::run_all(kind, list, &state.to_oci(status))
-    {
-        crate::logging::warn(&e.to_string());
+    let input = state.to_oci(status);
+    for (i, hook) in list.iter().flatten().enumerate() {
+        if let Err(e) = crate::hooks::run(kind, i, hook, &input) {
+            crate::logging::warn(&e.to_string());
+        }
     }
 }

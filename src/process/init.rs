@@ -251,14 +251,13 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     }
     ch.send(READY, &[])?;
     wait_gate(fifo, ch)?;
-    if let Some(list) = hooks.and_then(|h| h.start_container().as_ref()) {
-        if let Some(o) = state.as_object_mut() {
-            o.insert("status".into(), "running".into());
-        }
-        if let Err(e) = crate::hooks::run_all("startContainer", list, &state) {
-            eprintln!("kiste: {e}");
-            unsafe { libc::_exit(1) }
-        }
+    // startContainer hooks run before the program: the status is still
+    // "created" (runtime.md), as runc passes it.
+    if let Some(list) = hooks.and_then(|h| h.start_container().as_ref())
+        && let Err(e) = crate::hooks::run_all("startContainer", list, &state)
+    {
+        eprintln!("kiste: {e}");
+        unsafe { libc::_exit(1) }
     }
     reset_signals();
     let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();

@@ -45,7 +45,7 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
         }
         parent.send(GO, &[])?;
         loop {
-            match parent.recv()? {
+            match parent.recv_with_fd()? {
                 Some((NEED_MAPS, _)) => {
                     namespaces::write_id_maps(pid, a.spec)?;
                     parent.send(GO, &[])?;

@@ -23,14 +23,37 @@ pub fn pair() -> Result<(Channel, Channel)> {
 }
 
 impl Channel {
+    /// Sends a message. Plain write(2): a seccomp profile that lets the
+    /// program run also lets the init talk to kiste after it is loaded.
     pub fn send(&self, tag: u8, payload: &[u8]) -> Result<()> {
         let mut buf = Vec::with_capacity(1 + payload.len());
         buf.push(tag);
         buf.extend_from_slice(payload);
         loop {
-            let n = unsafe { libc::send(self.0.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+            let n = unsafe { libc::write(self.0.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
             if n >= 0 {
                 return Ok(());
+            }
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EINTR {
+                return Err(Error::sys("sync with container init", e));
+            }
+        }
+    }
+
+    /// The next message, or None when the other side has gone (read(2),
+    /// for the same reason as `send`).
+    pub fn recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                buf.truncate(n as usize);
+                let tag = buf.remove(0);
+                return Ok(Some((tag, buf)));
+            }
+            if n == 0 {
+                return Ok(None);
             }
             let e = nix::errno::Errno::last();
             if e != nix::errno::Errno::EINTR {
@@ -54,12 +77,12 @@ impl Channel {
         self.1.borrow_mut().take()
     }
 
-    /// The next message, or None when the other side has gone. An fd sent
-    /// with it is kept for `take_fd`.
-    pub fn recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
+    /// Like `recv`, but an fd sent with the message is kept for `take_fd`
+    /// (kiste's side).
+    pub fn recv_with_fd(&self) -> Result<Option<(u8, Vec<u8>)>> {
         use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
         use std::os::fd::FromRawFd;
-        let mut buf = vec![0u8; 4096];
+        let mut buf = vec![0u8; 65536];
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
         loop {
             let mut iov = [std::io::IoSliceMut::new(&mut buf)];
