@@ -50,7 +50,9 @@ pub fn setup(r: &Rootfs) -> Result<()> {
         .with_context(|| format!("bind rootfs {} onto itself", r.rootfs.display()))?;
     let root = open_root(r.rootfs)?;
     let mounts = r.spec.mounts().as_deref().unwrap_or(&[]);
-    let env = mounts::MountEnv { root: &root, bundle: r.bundle, userns: r.userns, cgroup_v1: r.cgroup_v1 };
+    let mount_label =
+        r.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty() && crate::lsm::selinux_enabled());
+    let env = mounts::MountEnv { root: &root, bundle: r.bundle, userns: r.userns, cgroup_v1: r.cgroup_v1, mount_label };
     mounts::mount_all(&env, mounts)?;
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")

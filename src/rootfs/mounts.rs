@@ -19,6 +19,9 @@ pub struct MountEnv<'a> {
     pub userns: bool,
     /// Host directories of the container's v1 cgroups, by hierarchy name.
     pub cgroup_v1: &'a [(String, PathBuf)],
+    /// `linux.mountLabel`, where SELinux is enabled: the context of the
+    /// filesystems kiste creates.
+    pub mount_label: Option<&'a str>,
 }
 
 pub fn mount_all(env: &MountEnv, mounts: &[Mount]) -> Result<()> {
@@ -48,6 +51,12 @@ fn mount_one(env: &MountEnv, m: &Mount) -> Result<()> {
     let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or(fstype);
     let fstype = if fstype == "cgroup" { "cgroup2" } else { fstype };
     let attrs = opts.attr_set | opts.rattr_set;
+    let mut opts = opts;
+    if let Some(label) = env.mount_label.filter(|_| matches!(fstype, "tmpfs" | "devpts" | "mqueue"))
+        && !opts.data.iter().any(|d| d.starts_with("context="))
+    {
+        opts.data.push(format!("context=\"{label}\""));
+    }
     let mnt = match new_fs(fstype, Some(source), &opts.sb_flags, &opts.data, attrs) {
         Ok(mnt) => mnt,
         // A devpts `gid=` naming a group the user namespace does not map.
