@@ -139,16 +139,6 @@ impl Cgroup {
         .ok()
     }
 
-    /// Moves `pid` (and its threads) into the cgroup on every hierarchy.
-    pub fn add(&self, pid: i32) -> Result<()> {
-        let pid = pid.to_string();
-        for (_, dir) in &self.dirs {
-            let f = dir.join("cgroup.procs");
-            std::fs::write(&f, &pid).with_context(|| format!("join cgroup {}", dir.display()))?;
-        }
-        Ok(())
-    }
-
     /// The directories of v1 hierarchies, by name, for the container's
     /// /sys/fs/cgroup; empty on a unified host.
     pub fn v1_dirs(&self) -> Vec<(String, PathBuf)> {
