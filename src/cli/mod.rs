@@ -6,6 +6,8 @@ mod create;
 mod delete;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
@@ -63,6 +65,12 @@ enum Command {
     Delete(delete::Args),
     /// Write a default config.json
     Spec(spec::Args),
+    /// Freeze every process of a container
+    Pause(pause::Args),
+    /// Thaw a paused container
+    Resume(pause::Args),
+    /// List the processes of a container
+    Ps(ps::Args),
 }
 
 pub fn main() -> i32 {
@@ -92,6 +100,9 @@ pub fn main() -> i32 {
         Command::Kill(a) => kill::exec(&root, a),
         Command::Delete(a) => delete::exec(&root, a),
         Command::Spec(a) => spec::exec(a),
+        Command::Pause(a) => pause::exec(&root, a, true),
+        Command::Resume(a) => pause::exec(&root, a, false),
+        Command::Ps(a) => ps::exec(&root, a),
     };
     match res {
         Ok(code) => code,

@@ -15,7 +15,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     match c.status() {
         Status::Stopped => {}
         Status::Created => stop(&c),
-        Status::Running | Status::Creating if force => stop(&c),
+        Status::Running | Status::Paused | Status::Creating if force => stop(&c),
         s => bail!("cannot delete container {id} that is not stopped: {}", s.as_str()),
     }
     destroy(&c);
@@ -27,6 +27,11 @@ fn stop(c: &Container) {
     if let Some(fd) = pidfd(c.state.pid, c.state.pid_start)
         && send(&fd, libc::SIGKILL).is_ok()
     {
+        // A frozen process dies only once thawed.
+        let cg = Cgroup { dirs: c.state.cgroup.clone() };
+        if crate::cgroups::freezer::is_frozen(&cg) {
+            let _ = crate::cgroups::freezer::set(&cg, false);
+        }
         wait_exit(&fd, 10_000);
     }
     if c.state.pid == 0 && c.state.creator > 0 {
@@ -42,6 +47,9 @@ fn stop(c: &Container) {
 /// cgroup directories and the state directory.
 pub fn destroy(c: &Container) {
     let cg = Cgroup { dirs: c.state.cgroup.clone() };
+    if crate::cgroups::freezer::is_frozen(&cg) {
+        let _ = crate::cgroups::freezer::set(&cg, false);
+    }
     for _ in 0..100 {
         let pids = cg.pids();
         if pids.is_empty() {

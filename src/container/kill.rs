@@ -36,7 +36,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let c = Container::open(root, id)?;
     match c.status() {
-        Status::Created | Status::Running => {}
+        Status::Created | Status::Running | Status::Paused => {}
         _ => bail!("container not running"),
     }
     if all {

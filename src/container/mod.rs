@@ -6,6 +6,7 @@ pub mod create;
 pub mod delete;
 pub mod id;
 pub mod kill;
+pub mod pause;
 pub mod run;
 pub mod start;
 pub mod state;

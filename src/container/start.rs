@@ -13,7 +13,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     match c.status() {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
-        Status::Running => bail!("cannot start an already running container"),
+        Status::Running | Status::Paused => bail!("cannot start an already running container"),
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
     let fifo = c.dir.join(EXEC_FIFO);

@@ -37,6 +37,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -46,6 +47,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -77,7 +79,13 @@ impl State {
         if !alive(self.pid, self.pid_start) {
             return Status::Stopped;
         }
-        if dir.join(EXEC_FIFO).exists() { Status::Created } else { Status::Running }
+        if dir.join(EXEC_FIFO).exists() {
+            Status::Created
+        } else if crate::cgroups::freezer::is_frozen(&crate::cgroups::Cgroup { dirs: self.cgroup.clone() }) {
+            Status::Paused
+        } else {
+            Status::Running
+        }
     }
 
     /// The runtime-spec state object, with runc's extra fields.

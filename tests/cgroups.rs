@@ -1,0 +1,59 @@
+//! The container's cgroup: placement, pause/resume through the freezer,
+//! ps, kill --all.
+
+mod common;
+use common::*;
+
+#[test]
+fn pause_resume_ps_and_delete_of_a_paused_container() {
+    let env = Env::new("pause", "sleep 30 & sleep 30");
+    let id = env.id("a");
+    assert!(env.run_detached(&id).status.success());
+    let out = env.kiste(&["resume", &id]);
+    assert!(stderr(&out).contains("container not paused"), "{}", stderr(&out));
+    assert!(env.kiste(&["pause", &id]).status.success());
+    assert_eq!(env.status(&id), "paused");
+    let list = stdout(&env.kiste(&["list"]));
+    assert!(list.lines().any(|l| l.starts_with(&id) && l.contains("paused")), "{list}");
+    // Every process of the container is frozen.
+    let pids: Vec<i32> = serde_json::from_slice(&env.kiste(&["ps", "--format", "json", &id]).stdout).unwrap();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    for p in &pids {
+        let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap();
+        let cg = std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+        assert!(cg.contains(&id), "{p} is not in the container's cgroup: {cg}");
+        assert!(status.contains("State:\tS") || status.contains("State:\tD"), "{status}");
+    }
+    let table = stdout(&env.kiste(&["ps", &id]));
+    assert!(table.lines().next().unwrap().contains("PID"), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(env.kiste(&["resume", &id]).status.success());
+    assert_eq!(env.status(&id), "running");
+    assert!(env.kiste(&["pause", &id]).status.success());
+    let out = env.kiste(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    env.assert_clean(&id);
+}
+
+#[test]
+fn kill_all_signals_every_process() {
+    let env = Env::new("killall", "sleep 30 & sleep 30 & wait");
+    let id = env.id("a");
+    assert!(env.run_detached(&id).status.success());
+    for _ in 0..100 {
+        if serde_json::from_slice::<Vec<i32>>(&env.kiste(&["ps", "-f", "json", &id]).stdout).unwrap().len() == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pids: Vec<i32> = serde_json::from_slice(&env.kiste(&["ps", "-f", "json", &id]).stdout).unwrap();
+    assert_eq!(pids.len(), 3);
+    assert!(env.kiste(&["kill", "--all", &id, "KILL"]).status.success());
+    env.wait_status(&id, "stopped");
+    for p in pids {
+        let st = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        assert!(st.is_empty() || st.rsplit(')').next().unwrap().trim_start().starts_with('Z'), "{p} still alive: {st}");
+    }
+    assert!(env.kiste(&["delete", &id]).status.success());
+    env.assert_clean(&id);
+}
