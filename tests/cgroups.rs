@@ -57,3 +57,29 @@ fn kill_all_signals_every_process() {
     assert!(env.kiste(&["delete", &id]).status.success());
     env.assert_clean(&id);
 }
+
+/// cgroup v1's device controller: the config's deny-all keeps a host device
+/// bound into the container unusable; the default devices still work.
+#[test]
+fn the_device_cgroup_denies_what_the_config_does_not_allow() {
+    if !std::path::Path::new("/sys/fs/cgroup/devices").exists() {
+        eprintln!("skipped: no v1 device cgroup here (v2 needs the BPF program, not there yet)");
+        return;
+    }
+    let env = Env::new("devcg", "head -c1 /dev/urandom | wc -c; head -c1 /dev/kmsg 2>&1 | head -1");
+    env.config(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"destination": "/dev/kmsg", "type": "bind", "source": "/dev/kmsg", "options": ["bind"]}));
+        c["linux"]["resources"]["devices"] = serde_json::json!([{"allow": false, "access": "rwm"}]);
+    });
+    let id = env.id("a");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "1", "{text}");
+    assert!(lines[1].contains("Operation not permitted"), "{text}");
+    env.assert_clean(&id);
+}

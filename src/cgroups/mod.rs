@@ -2,6 +2,7 @@
 //! in its own cgroup on every hierarchy and removing it again. Resource
 //! limits come on top of this placement.
 
+pub mod devices;
 pub mod freezer;
 pub mod hierarchy;
 pub mod resources;

@@ -14,13 +14,17 @@ fn max_or(v: i64) -> String {
     if v < 0 { "max".into() } else { v.to_string() }
 }
 
-pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+/// `devices`: the config's `linux.devices`, which are allowed too.
+pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::LinuxDevice]) -> Result<()> {
     for (ctrls, dir) in &cg.dirs {
         let v2 = ctrls.is_empty();
         // On v2 a controller is there if the parent enabled it for us.
         let enabled =
             if v2 { std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default() } else { ctrls.replace(',', " ") };
         let has = |c: &str| enabled.split_whitespace().any(|x| x == c);
+        if !v2 && has("devices") {
+            super::devices::apply(dir, r.devices().as_deref().unwrap_or(&[]), devices)?;
+        }
         if let Some(m) = r.memory() {
             if v2 && has("memory") {
                 if let Some(l) = m.limit() {

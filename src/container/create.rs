@@ -76,7 +76,8 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         c.state.cgroup = cgroup.dirs.clone();
         c.save()?;
         if let Some(r) = cfg.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-            crate::cgroups::resources::apply(&cgroup, r)?;
+            let devices = cfg.spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+            crate::cgroups::resources::apply(&cgroup, r, devices)?;
         }
         let gate = if fifo {
             let p = c.dir.join(EXEC_FIFO);
