@@ -83,3 +83,28 @@ fn the_device_cgroup_denies_what_the_config_does_not_allow() {
     assert!(lines[1].contains("Operation not permitted"), "{text}");
     env.assert_clean(&id);
 }
+
+/// `update` with runc's flags and with a resources file on stdin; the
+/// values land in the container's cgroup files.
+#[test]
+fn update_changes_the_limits_of_a_running_container() {
+    let env = Env::new("update", "sleep 30");
+    let id = env.id("a");
+    assert!(env.run_detached(&id).status.success());
+    let out = env.kiste(&["update", "--memory", "64m", "--pids-limit", "42", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pids_dir = cgroup_dirs(&id).into_iter().find(|d| d.starts_with("/sys/fs/cgroup/pids")).expect("a pids cgroup");
+    assert_eq!(std::fs::read_to_string(pids_dir.join("pids.max")).unwrap().trim(), "42");
+    let mem = cgroup_dirs(&id).into_iter().find(|d| d.starts_with("/sys/fs/cgroup/memory")).expect("a memory cgroup");
+    assert_eq!(std::fs::read_to_string(mem.join("memory.limit_in_bytes")).unwrap().trim(), "67108864");
+    let mut child = env.cmd(&["update", "-r", "-", &id]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(br#"{"memory": {"limit": 33554432}}"#).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(std::fs::read_to_string(mem.join("memory.limit_in_bytes")).unwrap().trim(), "33554432");
+    let bad = env.kiste(&["update", "--memory", "12x", &id]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--memory: invalid size"), "{}", stderr(&bad));
+    assert!(env.kiste(&["delete", "-f", &id]).status.success());
+    env.assert_clean(&id);
+}

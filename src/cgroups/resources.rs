@@ -56,6 +56,14 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
                 }
             }
         }
+        if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
+            if !v2 && has("blkio") {
+                write(dir, "blkio.weight", &w.to_string(), "blockIO.weight")?;
+            } else if v2 && has("io") {
+                // blkio's 10-1000 onto io.weight's 1-10000, as runc maps it.
+                write(dir, "io.weight", &(1 + (u64::from(w).saturating_sub(10)) * 9999 / 990).to_string(), "blockIO.weight")?;
+            }
+        }
         if let Some(p) = r.pids()
             && has("pids")
         {
@@ -83,6 +91,12 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
                 }
                 if let Some(q) = c.quota() {
                     write(dir, "cpu.cfs_quota_us", &q.to_string(), "cpu.quota")?;
+                }
+                if let Some(p) = c.realtime_period() {
+                    write(dir, "cpu.rt_period_us", &p.to_string(), "cpu.realtimePeriod")?;
+                }
+                if let Some(r) = c.realtime_runtime() {
+                    write(dir, "cpu.rt_runtime_us", &r.to_string(), "cpu.realtimeRuntime")?;
                 }
             }
             if has("cpuset") {

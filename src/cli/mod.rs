@@ -12,6 +12,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::error::Result;
 use crate::logging;
@@ -71,6 +72,8 @@ enum Command {
     Resume(pause::Args),
     /// List the processes of a container
     Ps(ps::Args),
+    /// Change the resource limits of a container
+    Update(update::Args),
 }
 
 pub fn main() -> i32 {
@@ -103,6 +106,7 @@ pub fn main() -> i32 {
         Command::Pause(a) => pause::exec(&root, a, true),
         Command::Resume(a) => pause::exec(&root, a, false),
         Command::Ps(a) => ps::exec(&root, a),
+        Command::Update(a) => update::exec(&root, a),
     };
     match res {
         Ok(code) => code,

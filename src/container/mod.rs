@@ -10,6 +10,7 @@ pub mod pause;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::error::{Context, Error, Result};
 use nix::fcntl::{Flock, FlockArg};
