@@ -108,3 +108,19 @@ fn update_changes_the_limits_of_a_running_container() {
     assert!(env.kiste(&["delete", "-f", &id]).status.success());
     env.assert_clean(&id);
 }
+
+/// Raw cgroup2 keys are refused with a clear error on a v1 or hybrid host.
+#[test]
+fn unified_keys_are_refused_without_pure_cgroup_v2() {
+    if kiste::cgroups::mode() == kiste::cgroups::Mode::Unified {
+        eprintln!("skipped: this host has pure cgroup v2 (hack/vm.sh tests that side)");
+        return;
+    }
+    let env = Env::new("unified", "true");
+    env.config(|c| c["linux"]["resources"]["unified"] = serde_json::json!({"memory.high": "67108864"}));
+    let id = env.id("a");
+    let out = env.create(&id);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("linux.resources.unified"), "{}", stderr(&out));
+    env.assert_clean(&id);
+}

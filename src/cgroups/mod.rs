@@ -5,6 +5,7 @@
 pub mod devices;
 pub mod freezer;
 pub mod hierarchy;
+pub mod limits;
 pub mod resources;
 
 use crate::error::{Context, Result};

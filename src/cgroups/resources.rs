@@ -16,6 +16,9 @@ fn max_or(v: i64) -> String {
 
 /// `devices`: the config's `linux.devices`, which are allowed too.
 pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::LinuxDevice]) -> Result<()> {
+    if r.unified().as_ref().is_some_and(|u| !u.is_empty()) && super::mode() != super::Mode::Unified {
+        crate::bail!("linux.resources.unified: raw cgroup2 keys need a pure cgroup v2 host (this one has {:?} cgroups)", super::mode());
+    }
     for (ctrls, dir) in &cg.dirs {
         let v2 = ctrls.is_empty();
         // On v2 a controller is there if the parent enabled it for us.
@@ -25,6 +28,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
         if !v2 && has("devices") {
             super::devices::apply(dir, r.devices().as_deref().unwrap_or(&[]), devices)?;
         }
+        super::limits::apply(dir, v2, &has, r)?;
         if let Some(m) = r.memory() {
             if v2 && has("memory") {
                 if let Some(l) = m.limit() {
@@ -82,6 +86,9 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
                     let q = c.quota().map_or("max".to_string(), max_or);
                     write(dir, "cpu.max", &format!("{q} {}", c.period().unwrap_or(100_000)), "cpu.quota")?;
                 }
+                if let Some(b) = c.burst() {
+                    write(dir, "cpu.max.burst", &b.to_string(), "cpu.burst")?;
+                }
             } else if has("cpu") {
                 if let Some(s) = c.shares() {
                     write(dir, "cpu.shares", &s.to_string(), "cpu.shares")?;
@@ -98,6 +105,12 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
                 if let Some(r) = c.realtime_runtime() {
                     write(dir, "cpu.rt_runtime_us", &r.to_string(), "cpu.realtimeRuntime")?;
                 }
+                if let Some(b) = c.burst() {
+                    write(dir, "cpu.cfs_burst_us", &b.to_string(), "cpu.burst")?;
+                }
+            }
+            if let Some(i) = c.idle().filter(|_| has("cpu")) {
+                write(dir, "cpu.idle", &i.to_string(), "cpu.idle")?;
             }
             if has("cpuset") {
                 if let Some(s) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
