@@ -47,10 +47,11 @@ pub fn apply(dir: &Path, v2: bool, has: &dyn Fn(&str) -> bool, r: &LinuxResource
         }
     }
     if let Some(n) = r.network() {
-        if !v2 && has("net_cls") {
-            if let Some(id) = n.class_id() {
-                write(dir, "net_cls.classid", &id.to_string(), "network.classID")?;
-            }
+        if !v2
+            && has("net_cls")
+            && let Some(id) = n.class_id()
+        {
+            write(dir, "net_cls.classid", &id.to_string(), "network.classID")?;
         }
         if !v2 && has("net_prio") {
             for p in n.priorities().iter().flatten() {
