@@ -124,3 +124,35 @@ fn unified_keys_are_refused_without_pure_cgroup_v2() {
     assert!(stderr(&out).contains("linux.resources.unified"), "{}", stderr(&out));
     env.assert_clean(&id);
 }
+
+/// `events --stats` reports usage; `events` reports the OOM killer acting
+/// and ends when the container stops.
+#[test]
+fn events_report_stats_and_oom() {
+    let env =
+        Env::new("events", "while [ ! -f /tmp/go ]; do sleep 0.05; done; x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived");
+    env.config(|c| {
+        c["root"]["readonly"] = false.into();
+        c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 16777216});
+    });
+    let id = env.id("a");
+    assert!(env.run_detached(&id).status.success());
+    let out = env.kiste(&["events", "--stats", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{ev}");
+    assert!(ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{ev}");
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 16777216);
+    let watcher = env.cmd(&["events", "--interval", "1s", &id]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(env.bundle.join("rootfs/tmp/go"), "").unwrap();
+    let out = watcher.wait_with_output().unwrap();
+    let text = stdout(&out);
+    let oom = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|v| v["type"] == "oom");
+    assert!(oom.is_some(), "no oom event in {text}");
+    env.wait_status(&id, "stopped");
+    assert!(env.kiste(&["delete", &id]).status.success());
+    env.assert_clean(&id);
+}

@@ -7,6 +7,7 @@ pub mod freezer;
 pub mod hierarchy;
 pub mod limits;
 pub mod resources;
+pub mod stats;
 
 use crate::error::{Context, Result};
 use nix::errno::Errno;

@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod kill;
 mod list;
 mod pause;
@@ -74,6 +75,8 @@ enum Command {
     Ps(ps::Args),
     /// Change the resource limits of a container
     Update(update::Args),
+    /// Print resource usage (and OOM) events of a container as JSON
+    Events(events::Args),
 }
 
 pub fn main() -> i32 {
@@ -107,6 +110,7 @@ pub fn main() -> i32 {
         Command::Resume(a) => pause::exec(&root, a, false),
         Command::Ps(a) => ps::exec(&root, a),
         Command::Update(a) => update::exec(&root, a),
+        Command::Events(a) => events::exec(&root, a),
     };
     match res {
         Ok(code) => code,

@@ -4,6 +4,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod id;
 pub mod kill;
 pub mod pause;
