@@ -5,7 +5,6 @@ mod common;
 use common::*;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 
 /// Makes `cmd` start with `fd` open as `target`, without close-on-exec
 /// (dup2 onto itself would keep the flag: it is cleared explicitly).
@@ -192,5 +191,4 @@ fn the_state_directory_is_out_of_reach() {
     let text = stdout(&out);
     assert!(!text.contains(env.root.to_str().unwrap()), "state dir visible: {text}");
     assert!(!text.contains("exec.fifo"), "{text}");
-    let _ = Stdio::null();
 }
