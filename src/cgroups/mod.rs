@@ -94,6 +94,9 @@ impl Cgroup {
     /// Creates the directories. On error, what was made is removed again.
     pub fn create(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
         let mut cg = Cgroup::default();
+        if crate::logging::debug_enabled() {
+            crate::logging::debug(&format!("cgroup mode: {:?}", mode()));
+        }
         for h in hierarchy::discover()? {
             let dir = dir_in(&h, cgroups_path, id);
             if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -151,6 +154,12 @@ impl Cgroup {
             .filter(|(c, _)| !c.is_empty())
             .map(|(c, d)| (c.strip_prefix("name=").unwrap_or(c).to_string(), d.clone()))
             .collect()
+    }
+
+    /// SIGKILLs every process through cgroup v2's cgroup.kill; false where
+    /// the kernel or layout has none (the caller signals PID by PID then).
+    pub fn kill_all(&self) -> bool {
+        self.dirs.iter().filter(|(c, _)| c.is_empty()).any(|(_, d)| std::fs::write(d.join("cgroup.kill"), "1").is_ok())
     }
 
     /// PIDs in the container's cgroup.

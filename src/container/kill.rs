@@ -41,6 +41,10 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     }
     if all {
         let cg = Cgroup { dirs: c.state.cgroup.clone() };
+        // On v2, cgroup.kill kills every process at once, new forks included.
+        if sig == libc::SIGKILL && cg.kill_all() {
+            return Ok(());
+        }
         for pid in cg.pids() {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig).ok());
         }
