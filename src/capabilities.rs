@@ -9,7 +9,7 @@ fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
     let all = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
     let mut out = CapsHashSet::new();
     for c in set.iter().flatten() {
-        let name = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let name = crate::utils::spec_name(c);
         match name.parse::<Capability>() {
             Ok(cap) if all.contains(&cap) => {
                 out.insert(cap);

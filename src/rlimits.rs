@@ -27,7 +27,7 @@ fn resource(name: &str) -> Option<libc::__rlimit_resource_t> {
 
 pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
     for l in limits {
-        let name = serde_json::to_value(l.typ()).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let name = crate::utils::spec_name(&l.typ());
         let Some(res) = resource(&name) else { crate::bail!("process.rlimits: unknown type {name}") };
         let lim = libc::rlimit { rlim_cur: l.soft(), rlim_max: l.hard() };
         if unsafe { libc::setrlimit(res, &lim) } != 0 {

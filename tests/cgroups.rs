@@ -105,6 +105,13 @@ fn update_changes_the_limits_of_a_running_container() {
     let bad = env.kiste(&["update", "--memory", "12x", &id]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("--memory: invalid size"), "{}", stderr(&bad));
+    // Not an object: a clear error, no panic.
+    let mut child =
+        env.cmd(&["update", "-r", "-", &id]).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"[1]").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("must be a JSON object"), "{}", stderr(&out));
     assert!(env.kiste(&["delete", "-f", &id]).status.success());
     env.assert_clean(&id);
 }

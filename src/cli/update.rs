@@ -67,6 +67,9 @@ pub fn exec(root: &Path, a: Args) -> Result<i32> {
             .map_err(|e| Error::msg(format!("--resources: {f}: invalid JSON: {e}")))?,
         None => json!({}),
     };
+    if !r.is_object() {
+        return Err(Error::msg("--resources: must be a JSON object (linux.resources)"));
+    }
     let mut set = |path: &[&str], v: Value| {
         let mut cur = &mut r;
         for p in &path[..path.len() - 1] {

@@ -46,7 +46,8 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
             return Ok(());
         }
         for pid in cg.pids() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig).ok());
+            // libc's kill: nix's Signal has no real-time signals.
+            unsafe { libc::kill(pid, sig) };
         }
         return Ok(());
     }

@@ -15,7 +15,11 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
     if detach {
         let (c, _spawned) = create(root, o, true)?;
         drop(c);
-        super::start::start(root, &o.id)?;
+        if let Err(e) = super::start::start(root, &o.id) {
+            // Nothing of a container that never ran stays behind.
+            let _ = super::delete::delete(root, &o.id, true);
+            return Err(e);
+        }
         return Ok(0);
     }
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
