@@ -40,7 +40,7 @@ APPLETS = [
     "sleep", "stat", "readlink", "test", "[", "true", "false", "ps", "env",
     "pwd", "head", "tail", "wc", "touch", "mkdir", "rm", "sysctl", "kill",
     "awk", "sed", "tr", "cut", "printf", "uname", "ln", "chmod", "dd",
-    "df", "xargs", "sort", "nproc", "dnsdomainname",
+    "df", "xargs", "sort", "nproc", "dnsdomainname", "mv", "mknod",
 ]
 NAMESPACE_TYPES = ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"]
 UNSHARE_FLAG = {"net": "--net", "network": "--net", "ipc": "--ipc",
@@ -50,12 +50,13 @@ DEFAULT_TIMEOUT = float(os.environ.get("TIMEOUT", "10"))
 
 
 CASE_KEYS = {"name", "description", "config", "raw_config", "setup", "expect",
-             "steps", "command", "cwd"}
+             "steps", "command", "cwd", "requires"}
 CHECK_KEYS = {"exit", "stdout_equals", "stdout_contains", "stdout_not_contains",
               "stdout_regex", "stderr_contains", "stderr_regex", "json",
               "json_keys", "pid", "pid_file", "files", "files_regex",
               "files_json", "files_missing"}
 STEP_KEYS = {"run": CHECK_KEYS | {"run", "cwd"},
+             "host": CHECK_KEYS | {"host"},
              "wait_status": {"wait_status", "timeout"},
              "output_of_step": CHECK_KEYS | {"output_of_step"},
              "sleep": {"sleep"}}
@@ -259,9 +260,10 @@ class Runner:
             f.write("root:x:0:\ntty:x:5:\nnogroup:x:65534:\n")
 
     # ---- running the runtime -----------------------------------------
-    def runtime_cmd(self, argstr, ctx, tag, cwd=None, timeout=DEFAULT_TIMEOUT):
-        args = shlex.split(substitute(argstr, ctx))
-        argv = [self.runtime, "--root", self.state_root] + args
+    def runtime_cmd(self, argstr, ctx, tag, cwd=None, timeout=DEFAULT_TIMEOUT, argv=None):
+        if argv is None:
+            args = shlex.split(substitute(argstr, ctx))
+            argv = [self.runtime, "--root", self.state_root] + args
         out_path = os.path.join(self.tmp, "logs", f"{tag}.out")
         err_path = os.path.join(self.tmp, "logs", f"{tag}.err")
         # Files, not pipes: a detached container inherits these descriptors
@@ -500,6 +502,20 @@ class Runner:
             step_results[i + 1] = res
             self.check(substitute({k: v for k, v in step.items()
                                    if k not in ("run", "cwd")}, ctx), res, bundle)
+        elif "host" in step:
+            # a shell command on the host, e.g. to look at the container's
+            # cgroup or at files it writes; RUNTIME and STATE are set
+            env = dict(os.environ, RUNTIME=self.runtime, STATE=self.state_root)
+            argv = ["/bin/sh", "-c", substitute(step["host"], ctx)]
+            old = os.environ.copy()
+            os.environ.update(env)
+            try:
+                res = self.runtime_cmd(None, ctx, tag, argv=argv)
+            finally:
+                os.environ.clear()
+                os.environ.update(old)
+            step_results[i + 1] = res
+            self.check(substitute({k: v for k, v in step.items() if k != "host"}, ctx), res, bundle)
         elif "wait_status" in step:
             self.wait_status(step, ctx, tag)
         elif "output_of_step" in step:
@@ -626,9 +642,16 @@ class Runner:
         os.makedirs(os.path.join(self.tmp, "logs"))
         os.makedirs(os.path.join(self.tmp, "cases"))
         self.build_rootfs()
-        passed = failed = 0
+        passed = failed = skipped = 0
+        cgroup2 = fs_type("/sys/fs/cgroup") == "cgroup2"
         for index, case in enumerate(self.cases):
             name = case["name"]
+            need = case.get("requires")
+            if need in ("cgroup1", "cgroup2") and (need == "cgroup2") != cgroup2:
+                skipped += 1
+                print(f"SKIP {name}: needs {need}", flush=True)
+                self.results.append((name, "SKIP", f"needs {need}"))
+                continue
             problems = self.run_case(index, case)
             if problems:
                 failed += 1
@@ -641,6 +664,8 @@ class Runner:
                 detail = ""
                 print(f"PASS {name}", flush=True)
             self.results.append((name, "PASS" if not problems else "FAIL", detail))
+        if skipped:
+            print(f"({skipped} skipped: they need the other cgroup version)", flush=True)
         print(f"{passed} passed, {failed} failed", flush=True)
         return failed
 
@@ -658,7 +683,8 @@ class Runner:
         with open(path, "w") as f:
             f.write(f"# Conformance report\n\nRuntime: `{self.runtime}`\n\n")
             passed = sum(1 for r in self.results if r[1] == "PASS")
-            f.write(f"{passed} passed, {len(self.results) - passed} failed\n\n")
+            failed = sum(1 for r in self.results if r[1] == "FAIL")
+            f.write(f"{passed} passed, {failed} failed\n\n")
             f.write("| case | result | detail |\n|---|---|---|\n")
             for name, result, detail in self.results:
                 f.write(f"| {cell(name)} | {result} | {cell(detail)} |\n")
@@ -691,6 +717,8 @@ def load_cases(filters):
                 sys.exit(f"{path}: duplicate case name {name}")
             if set(case) - CASE_KEYS:
                 sys.exit(f"{path}: case {name}: unknown keys {sorted(set(case) - CASE_KEYS)}")
+            if case.get("requires", "cgroup1") not in ("cgroup1", "cgroup2"):
+                sys.exit(f"{path}: case {name}: requires is cgroup1 or cgroup2")
             if ("expect" in case) == ("steps" in case):
                 sys.exit(f"{path}: case {name} needs exactly one of expect/steps")
             seen.add(name)

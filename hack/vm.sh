@@ -21,6 +21,10 @@
 #   --kernel PATH     kernel to boot (default: newest /boot/vmlinuz-*)
 #   --memory MB       VM memory (default 1024)
 #   --kvm             use KVM (-accel kvm -cpu host) instead of TCG
+#   --bin PATH        copy the program PATH (and its shared libraries) in, at
+#                     the same path; may be repeated
+#   --python          copy in this machine's python3 (with the standard modules
+#                     conformance/runner.py uses), as /usr/bin/python3
 #
 # Example:
 #   hack/vm.sh -- 'cat /sys/fs/cgroup/cgroup.controllers; kiste run -b /bundle t1 </dev/null'
@@ -41,6 +45,8 @@ kernel=
 memory=1024
 accel=tcg
 adds=()
+python=0
+bins=()
 while [ $# -gt 0 ]; do
     case $1 in
     --kiste) kiste=${2:?}; shift 2 ;;
@@ -50,6 +56,8 @@ while [ $# -gt 0 ]; do
     --kernel) kernel=${2:?}; shift 2 ;;
     --memory) memory=${2:?}; shift 2 ;;
     --kvm) accel=kvm; shift ;;
+    --python) python=1; shift ;;
+    --bin) bins+=("${2:?}"); shift 2 ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) echo "vm.sh: unknown option $1" >&2; usage ;;
@@ -132,6 +140,49 @@ for a in "${adds[@]}"; do
     mkdir -p "$root$(dirname "$dest")"
     cp -a "$src" "$root$dest"
 done
+
+# copy_with_libs FILE...: copies each file, and the shared libraries it
+# needs, to the same paths in the VM.
+copy_with_libs() {
+    local f lib
+    for f in "$@"; do
+        mkdir -p "$root$(dirname "$f")"
+        cp -L "$f" "$root$f"
+        case $f in *.py) continue ;; esac
+        { ldd "$f" 2>/dev/null || true; } | { grep -o '/[^ ]*' || true; } | sort -u | while IFS= read -r lib; do
+            [ -e "$root$lib" ] && continue
+            mkdir -p "$root$(dirname "$lib")"
+            cp -L "$lib" "$root$lib"
+        done
+    done
+}
+
+for b in "${bins[@]}"; do
+    [ -x "$b" ] || die "--bin: no program $b"
+    copy_with_libs "$b"
+done
+
+if [ "$python" = 1 ]; then
+    # The interpreter and the modules it loads to start and to import what
+    # the conformance runner imports, at their own paths (so that python
+    # finds its prefix), plus /usr/bin/python3.
+    mapfile -t py_files < <(python3 - <<'PY'
+import os, sys
+import ctypes, fnmatch, glob, json, re, shlex, shutil, signal, subprocess, tempfile, time  # noqa: F401
+print(os.path.realpath(sys.executable))
+for m in list(sys.modules.values()):
+    f = getattr(m, "__file__", None)
+    if f and os.path.isfile(f):
+        print(os.path.abspath(f))
+PY
+)
+    [ ${#py_files[@]} -gt 0 ] || die "python3 did not list its modules"
+    copy_with_libs "${py_files[@]}"
+    if [ "${py_files[0]}" != /usr/bin/python3 ]; then
+        mkdir -p "$root/usr/bin"
+        ln -sfn "${py_files[0]}" "$root/usr/bin/python3"
+    fi
+fi
 
 printf '%s\n' "$command_line" >"$root/cmd.sh"
 

@@ -1,63 +1,110 @@
-//! The device cgroup of cgroup v1: `linux.resources.devices` in order,
-//! then the devices every container may use (the default devices, ptys,
-//! and making any node) and those of `linux.devices`, as runc allows them.
-//! (cgroup v2 needs a BPF program; not there yet.)
+//! The device cgroup: which device nodes the container may read, write or
+//! make. The rules are `linux.resources.devices` in order, then the devices
+//! every container may use (the default devices, ptys, and making any
+//! node) and those of `linux.devices`, as runc allows them. On v1 they are
+//! written to `devices.allow`/`devices.deny`; on v2 they become a BPF
+//! program (`bpf.rs`).
 
 use crate::error::{Context, Result};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
 use std::path::Path;
 
-fn num(n: Option<i64>) -> String {
-    n.filter(|n| *n >= 0).map_or("*".to_string(), |n| n.to_string())
+/// Access bits, as the kernel's BPF device context has them.
+pub const MKNOD: u32 = 1;
+pub const READ: u32 = 2;
+pub const WRITE: u32 = 4;
+
+/// One allow or deny rule. `None` is a wildcard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub allow: bool,
+    /// 'b', 'c', 'p', or None for all.
+    pub kind: Option<char>,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: u32,
 }
 
-fn kind(t: Option<LinuxDeviceType>) -> &'static str {
-    match t {
-        Some(LinuxDeviceType::B) => "b",
-        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
-        Some(LinuxDeviceType::P) => "p",
-        _ => "a",
+impl Rule {
+    fn parse_access(s: &str) -> u32 {
+        s.chars()
+            .map(|c| match c {
+                'r' => READ,
+                'w' => WRITE,
+                'm' => MKNOD,
+                _ => 0,
+            })
+            .fold(0, |a, b| a | b)
     }
-}
 
-/// Always allowed (runc's list): mknod of anything, the default devices,
-/// /dev/console, ptmx and the ptys, tun.
-const DEFAULT_ALLOW: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-    "c 10:200 rwm",
-];
-
-pub fn apply(dir: &Path, rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Result<()> {
-    let write = |file: &str, rule: &str| {
-        std::fs::write(dir.join(file), rule)
-            .with_context(|| format!("linux.resources.devices: write {rule:?} to {}", dir.join(file).display()))
-    };
-    for r in rules {
-        let rule = if kind(r.typ()) == "a" && r.major().is_none() && r.minor().is_none() {
-            "a".to_string()
-        } else {
-            format!("{} {}:{} {}", kind(r.typ()), num(r.major()), num(r.minor()), r.access().as_deref().unwrap_or("rwm"))
+    fn from_spec(r: &LinuxDeviceCgroup) -> Rule {
+        let kind = match r.typ() {
+            Some(LinuxDeviceType::B) => Some('b'),
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => Some('c'),
+            Some(LinuxDeviceType::P) => Some('p'),
+            _ => None,
         };
-        write(if r.allow() { "devices.allow" } else { "devices.deny" }, &rule)?;
+        let num = |n: Option<i64>| n.filter(|n| *n >= 0);
+        let access = Self::parse_access(r.access().as_deref().unwrap_or("rwm"));
+        Rule { allow: r.allow(), kind, major: num(r.major()), minor: num(r.minor()), access }
     }
-    if rules.is_empty() {
-        return Ok(());
+
+    fn allow(kind: char, major: Option<i64>, minor: Option<i64>, access: u32) -> Rule {
+        Rule { allow: true, kind: Some(kind), major, minor, access }
     }
-    for rule in DEFAULT_ALLOW {
-        write("devices.allow", rule)?;
+
+    /// Matches every device and every access: it decides alone.
+    pub fn is_total(&self) -> bool {
+        self.kind.is_none() && self.major.is_none() && self.minor.is_none() && self.access == MKNOD | READ | WRITE
     }
+
+    /// The v1 `devices.allow`/`devices.deny` line.
+    fn v1_line(&self) -> String {
+        if self.kind.is_none() && self.major.is_none() && self.minor.is_none() {
+            return "a".into();
+        }
+        let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+        let access: String =
+            [(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')].iter().filter(|(b, _)| self.access & b != 0).map(|(_, c)| *c).collect();
+        format!("{} {}:{} {access}", self.kind.unwrap_or('a'), num(self.major), num(self.minor))
+    }
+}
+
+/// The whole list, in the order it takes effect (a later rule overrides an
+/// earlier one). Empty when the config has no device rules: then the
+/// container keeps what its parent cgroup allows.
+pub fn rules(spec: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec<Rule> {
+    if spec.is_empty() {
+        return Vec::new();
+    }
+    let rwm = MKNOD | READ | WRITE;
+    let mut out: Vec<Rule> = spec.iter().map(Rule::from_spec).collect();
+    // Always allowed (runc's list): mknod of anything, the default devices,
+    // /dev/console, ptmx and the ptys, tun.
+    out.push(Rule::allow('c', None, None, MKNOD));
+    out.push(Rule::allow('b', None, None, MKNOD));
+    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200)] {
+        out.push(Rule::allow('c', Some(major), Some(minor), rwm));
+    }
+    out.push(Rule::allow('c', Some(136), None, rwm));
     for d in devices {
-        write("devices.allow", &format!("{} {}:{} rwm", kind(Some(d.typ())), d.major(), d.minor()))?;
+        let kind = match d.typ() {
+            LinuxDeviceType::B => 'b',
+            LinuxDeviceType::P => 'p',
+            _ => 'c',
+        };
+        out.push(Rule::allow(kind, Some(d.major()), Some(d.minor()), rwm));
+    }
+    out
+}
+
+/// v1: one write per rule.
+pub fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
+    for r in rules {
+        let file = if r.allow { "devices.allow" } else { "devices.deny" };
+        let line = r.v1_line();
+        std::fs::write(dir.join(file), &line)
+            .with_context(|| format!("linux.resources.devices: write {line:?} to {}", dir.join(file).display()))?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! in its own cgroup on every hierarchy and removing it again. Resource
 //! limits come on top of this placement.
 
+pub mod bpf;
 pub mod devices;
 pub mod freezer;
 pub mod hierarchy;
@@ -154,6 +155,18 @@ impl Cgroup {
             .filter(|(c, _)| !c.is_empty())
             .map(|(c, d)| (c.strip_prefix("name=").unwrap_or(c).to_string(), d.clone()))
             .collect()
+    }
+
+    /// On a pure v2 host, a container without a cgroup namespace sees its
+    /// own cgroup directory at /sys/fs/cgroup (a bind mount, as with runc):
+    /// a new cgroup2 mount would show the whole host tree.
+    pub fn v2_bind_source(&self, plan: &crate::namespaces::Plan) -> Option<PathBuf> {
+        let has_cgroupns = plan.new.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            || plan.join.iter().any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Cgroup);
+        if has_cgroupns || mode() != Mode::Unified {
+            return None;
+        }
+        self.dirs.iter().find(|(c, _)| c.is_empty()).map(|(_, d)| d.clone())
     }
 
     /// SIGKILLs every process through cgroup v2's cgroup.kill; false where

@@ -19,6 +19,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) && super::mode() != super::Mode::Unified {
         crate::bail!("linux.resources.unified: raw cgroup2 keys need a pure cgroup v2 host (this one has {:?} cgroups)", super::mode());
     }
+    let dev_rules = super::devices::rules(r.devices().as_deref().unwrap_or(&[]), devices);
     for (ctrls, dir) in &cg.dirs {
         let v2 = ctrls.is_empty();
         // On v2 a controller is there if the parent enabled it for us.
@@ -26,7 +27,13 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
             if v2 { std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default() } else { ctrls.replace(',', " ") };
         let has = |c: &str| enabled.split_whitespace().any(|x| x == c);
         if !v2 && has("devices") {
-            super::devices::apply(dir, r.devices().as_deref().unwrap_or(&[]), devices)?;
+            super::devices::apply_v1(dir, &dev_rules)?;
+        }
+        // v2 has no device controller but a BPF program per cgroup (on a
+        // hybrid host the v1 device cgroup does the work). Without
+        // privilege (rootless) there is none, as with runc.
+        if v2 && !dev_rules.is_empty() && super::mode() == super::Mode::Unified && nix::unistd::geteuid().is_root() {
+            super::bpf::apply(dir, &dev_rules)?;
         }
         super::limits::apply(dir, v2, &has, r)?;
         if let Some(m) = r.memory() {

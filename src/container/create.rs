@@ -98,6 +98,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             preserve_fds: o.preserve_fds,
             gate,
             cgroup_v1: cgroup.v1_dirs(),
+            cgroup_v2: cgroup.v2_bind_source(&plan),
         };
         let base = c.state.clone();
         let state_for_hooks = |pid: i32| {

@@ -36,6 +36,8 @@ pub struct InitArgs<'a> {
     pub preserve_fds: u32,
     pub gate: Gate,
     pub cgroup_v1: Vec<(String, PathBuf)>,
+    /// The container's v2 cgroup, to bind at a cgroup mount (no cgroupns).
+    pub cgroup_v2: Option<PathBuf>,
 }
 
 /// The child of a single clone() that made every namespace. `joined`: whether
@@ -149,7 +151,15 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         bail!("linux.maskedPaths: masking or read-only paths need a mount namespace");
     }
     let userns = a.plan.has(T::User);
-    let r = Rootfs { spec, rootfs: a.rootfs, bundle: a.bundle, userns, no_pivot: a.no_pivot, cgroup_v1: &a.cgroup_v1 };
+    let r = Rootfs {
+        spec,
+        rootfs: a.rootfs,
+        bundle: a.bundle,
+        userns,
+        no_pivot: a.no_pivot,
+        cgroup_v1: &a.cgroup_v1,
+        cgroup_v2: a.cgroup_v2.as_deref(),
+    };
     if mntns {
         rootfs::setup(&r)?;
     }

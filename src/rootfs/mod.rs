@@ -23,6 +23,7 @@ pub struct Rootfs<'a> {
     pub userns: bool,
     pub no_pivot: bool,
     pub cgroup_v1: &'a [(String, PathBuf)],
+    pub cgroup_v2: Option<&'a Path>,
 }
 
 fn propagation(spec: &Spec) -> Option<(u64, bool)> {
@@ -52,7 +53,8 @@ pub fn setup(r: &Rootfs) -> Result<()> {
     let mounts = r.spec.mounts().as_deref().unwrap_or(&[]);
     let mount_label =
         r.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty() && crate::lsm::selinux_enabled());
-    let env = mounts::MountEnv { root: &root, bundle: r.bundle, userns: r.userns, cgroup_v1: r.cgroup_v1, mount_label };
+    let env =
+        mounts::MountEnv { root: &root, bundle: r.bundle, userns: r.userns, cgroup_v1: r.cgroup_v1, cgroup_v2: r.cgroup_v2, mount_label };
     mounts::mount_all(&env, mounts)?;
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")

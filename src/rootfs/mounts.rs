@@ -19,6 +19,9 @@ pub struct MountEnv<'a> {
     pub userns: bool,
     /// Host directories of the container's v1 cgroups, by hierarchy name.
     pub cgroup_v1: &'a [(String, PathBuf)],
+    /// The container's own v2 cgroup, bound at a cgroup mount when it has
+    /// no cgroup namespace.
+    pub cgroup_v2: Option<&'a Path>,
     /// `linux.mountLabel`, where SELinux is enabled: the context of the
     /// filesystems kiste creates.
     pub mount_label: Option<&'a str>,
@@ -46,6 +49,12 @@ fn mount_one(env: &MountEnv, m: &Mount) -> Result<()> {
     }
     if fstype == "cgroup" && !env.cgroup_v1.is_empty() {
         return cgroup_v1(env, dest, &opts);
+    }
+    if matches!(fstype, "cgroup" | "cgroup2")
+        && let Some(dir) = env.cgroup_v2
+    {
+        let opts = MountOptions { recursive_bind: false, ..opts };
+        return bind(env, dir, dest, &opts);
     }
     let target = resolve::mkdir_all(env.root, dest, 0o755).context("create mount point")?;
     let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or(fstype);
