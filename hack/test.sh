@@ -6,11 +6,13 @@
 #   3. cargo test --release (tests/ drive target/release/kiste)
 #   4. the conformance suite against kiste, then against runc (as a
 #      reference: a test that fails with runc is a broken test)
+#   5. the cgroup cases of that suite on pure cgroup v2, in a QEMU VM
+#      (hack/vm-conformance.sh), against kiste and runc
 #
 # Every part runs even when an earlier one failed; the exit status is
 # non-zero if any failed. The last line sums cargo test and the kiste
 # conformance run: `N passed, N failed` (a part that failed without
-# printing counts counts as one failure).
+# printing counts counts as one failure). VM=0 skips step 5.
 #
 # Environment: RUNC (default /usr/sbin/runc, else runc from PATH).
 set -euo pipefail
@@ -117,10 +119,30 @@ runc=${RUNC:-/usr/sbin/runc}
 [ -x "$runc" ] || runc=$(command -v runc || echo /usr/sbin/runc)
 conformance "$runc" runc 0
 
+if [ "${VM:-1}" = 0 ]; then
+    note "conformance on cgroup v2 (VM): skipped (VM=0)"
+elif [ "$built" = 1 ]; then
+    heading "Conformance cgroup cases on pure cgroup v2, in a VM: hack/vm-conformance.sh"
+    rc=0
+    RUNC=$runc timeout --kill-after=30 900 hack/vm-conformance.sh </dev/null 2>&1 | tee "$logs/vm.log" || rc=$?
+    read -r p f <<<"$(sed -n -E 's/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p' "$logs/vm.log" |
+        tail -n 1 | awk '{p = $1; f = $2} END {print p + 0, f + 0}')"
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    note "conformance on cgroup v2 (VM, kiste): $p passed, $f failed (exit $rc)"
+    [ "$rc" = 0 ] || status=1
+else
+    note "conformance on cgroup v2 (VM): not run (build failed)"
+    failed=$((failed + 1))
+fi
+
 heading "Summary"
 for r in "${results[@]}"; do
     echo "  $r"
 done
-echo "(the total counts cargo test and the conformance run against kiste)"
+echo "(the total counts cargo test and the conformance runs against kiste, on the host and in the VM)"
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -39,6 +39,8 @@ pub fn mode() -> Mode {
 pub struct Cgroup {
     /// (hierarchy controllers, directory); v2 has empty controllers.
     pub dirs: Vec<(String, PathBuf)>,
+    /// Each hierarchy's mount point, parallel to `dirs` (after `plan`).
+    mount_points: Vec<PathBuf>,
 }
 
 /// On cgroup v2 a cgroup gets a controller only if every ancestor enables it
@@ -92,29 +94,46 @@ fn dir_in(h: &hierarchy::Hierarchy, cgroups_path: Option<&Path>, id: &str) -> Pa
 }
 
 impl Cgroup {
-    /// Creates the directories. On error, what was made is removed again.
-    pub fn create(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
-        let mut cg = Cgroup::default();
+    /// The cgroup a container's state recorded.
+    pub fn from_dirs(dirs: Vec<(String, PathBuf)>) -> Cgroup {
+        Cgroup { dirs, mount_points: Vec::new() }
+    }
+
+    /// Where the container's cgroup goes on every hierarchy, made of
+    /// `linux.cgroupsPath` (or the id); nothing is created yet, so that the
+    /// caller can record the directories first (a crash half-way through
+    /// `create` must not leave cgroups that `delete` does not know of).
+    pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
         if crate::logging::debug_enabled() {
             crate::logging::debug(&format!("cgroup mode: {:?}", mode()));
         }
+        let mut cg = Cgroup::default();
         for h in hierarchy::discover()? {
             let dir = dir_in(&h, cgroups_path, id);
-            if let Err(e) = std::fs::create_dir_all(&dir) {
-                cg.remove();
-                return Err(e).with_context(|| format!("linux.cgroupsPath: create cgroup {}", dir.display()));
-            }
-            if h.is_v2() && mode() == Mode::Unified {
-                enable_controllers(&h.mount_point, &dir);
-            }
-            let is_cpuset = h.controllers.split(',').any(|c| c == "cpuset");
-            cg.dirs.push((h.controllers, dir.clone()));
-            if is_cpuset && let Err(e) = inherit_cpuset(&h.mount_point, &dir) {
-                cg.remove();
-                return Err(e);
-            }
+            cg.dirs.push((h.controllers, dir));
+            cg.mount_points.push(h.mount_point);
         }
         Ok(cg)
+    }
+
+    /// Creates the planned directories. On error, what was made is removed.
+    pub fn make(&self) -> Result<()> {
+        let res = (|| {
+            for ((ctrls, dir), mount_point) in self.dirs.iter().zip(&self.mount_points) {
+                std::fs::create_dir_all(dir).with_context(|| format!("linux.cgroupsPath: create cgroup {}", dir.display()))?;
+                if ctrls.is_empty() && mode() == Mode::Unified {
+                    enable_controllers(mount_point, dir);
+                }
+                if ctrls.split(',').any(|c| c == "cpuset") {
+                    inherit_cpuset(mount_point, dir)?;
+                }
+            }
+            Ok(())
+        })();
+        if res.is_err() {
+            self.remove();
+        }
+        res
     }
 
     /// Moves the calling (single-threaded) process into the cgroup on every

@@ -72,9 +72,11 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
     let res = (|| -> Result<Spawned> {
         c.save()?;
         let cgroups_path = cfg.spec.linux().as_ref().and_then(|l| l.cgroups_path().as_deref());
-        cgroup = Cgroup::create(cgroups_path, &o.id)?;
+        // Recorded before made: `delete` after a crash finds them.
+        cgroup = Cgroup::plan(cgroups_path, &o.id)?;
         c.state.cgroup = cgroup.dirs.clone();
         c.save()?;
+        cgroup.make()?;
         if let Some(r) = cfg.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
             let devices = cfg.spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
             crate::cgroups::resources::apply(&cgroup, r, devices)?;

@@ -28,7 +28,7 @@ fn stop(c: &Container) {
         && send(&fd, libc::SIGKILL).is_ok()
     {
         // A frozen process dies only once thawed.
-        let cg = Cgroup { dirs: c.state.cgroup.clone() };
+        let cg = Cgroup::from_dirs(c.state.cgroup.clone());
         if crate::cgroups::freezer::is_frozen(&cg) {
             let _ = crate::cgroups::freezer::set(&cg, false);
         }
@@ -46,7 +46,7 @@ fn stop(c: &Container) {
 /// Removes what the container owns: leftover processes in its cgroup, the
 /// cgroup directories and the state directory.
 pub fn destroy(c: &Container) {
-    let cg = Cgroup { dirs: c.state.cgroup.clone() };
+    let cg = Cgroup::from_dirs(c.state.cgroup.clone());
     if crate::cgroups::freezer::is_frozen(&cg) {
         let _ = crate::cgroups::freezer::set(&cg, false);
     }

@@ -17,7 +17,7 @@ pub fn events(root: &Path, id: &str, once: bool, interval: Duration) -> Result<(
     if matches!(status, Status::Stopped | Status::Creating) {
         bail!("container not running");
     }
-    let cg = Cgroup { dirs: state.cgroup.clone() };
+    let cg = Cgroup::from_dirs(state.cgroup.clone());
     let print = |v: serde_json::Value| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{v}");

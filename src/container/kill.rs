@@ -40,7 +40,7 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
         _ => bail!("container not running"),
     }
     if all {
-        let cg = Cgroup { dirs: c.state.cgroup.clone() };
+        let cg = Cgroup::from_dirs(c.state.cgroup.clone());
         // On v2, cgroup.kill kills every process at once, new forks included.
         if sig == libc::SIGKILL && cg.kill_all() {
             return Ok(());

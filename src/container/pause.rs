@@ -10,7 +10,7 @@ use std::path::Path;
 pub fn pause(root: &Path, id: &str) -> Result<()> {
     let c = Container::open(root, id)?;
     match c.status() {
-        Status::Running | Status::Created => freezer::set(&Cgroup { dirs: c.state.cgroup.clone() }, true),
+        Status::Running | Status::Created => freezer::set(&Cgroup::from_dirs(c.state.cgroup.clone()), true),
         Status::Paused => bail!("container already paused"),
         _ => bail!("container not running"),
     }
@@ -19,7 +19,7 @@ pub fn pause(root: &Path, id: &str) -> Result<()> {
 pub fn resume(root: &Path, id: &str) -> Result<()> {
     let c = Container::open(root, id)?;
     match c.status() {
-        Status::Paused => freezer::set(&Cgroup { dirs: c.state.cgroup.clone() }, false),
+        Status::Paused => freezer::set(&Cgroup::from_dirs(c.state.cgroup.clone()), false),
         _ => bail!("container not paused"),
     }
 }
@@ -27,5 +27,5 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
 /// PIDs (on the host) of every process in the container.
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let (state, _) = super::read_state(root, id)?;
-    Ok(Cgroup { dirs: state.cgroup }.pids())
+    Ok(Cgroup::from_dirs(state.cgroup).pids())
 }

@@ -81,7 +81,7 @@ impl State {
         }
         if dir.join(EXEC_FIFO).exists() {
             Status::Created
-        } else if crate::cgroups::freezer::is_frozen(&crate::cgroups::Cgroup { dirs: self.cgroup.clone() }) {
+        } else if crate::cgroups::freezer::is_frozen(&crate::cgroups::Cgroup::from_dirs(self.cgroup.clone())) {
             Status::Paused
         } else {
             Status::Running

@@ -14,5 +14,5 @@ pub fn update(root: &Path, id: &str, r: &LinuxResources) -> Result<()> {
         bail!("container not running");
     }
     // Device rules are left as they are: update changes limits only.
-    resources::apply(&Cgroup { dirs: c.state.cgroup.clone() }, r, &[])
+    resources::apply(&Cgroup::from_dirs(c.state.cgroup.clone()), r, &[])
 }
