@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod features;
 pub mod hooks;
 pub mod logging;
 pub mod lsm;

@@ -218,3 +218,30 @@ fn fifty_lifecycles_with_resources_leave_no_cgroup() {
         env.assert_clean(id);
     }
 }
+
+/// `memory.checkBeforeUpdate`: a limit below what the container already
+/// uses is refused, naming the key, and the old limit stays.
+#[test]
+fn check_before_update_refuses_a_limit_below_the_usage() {
+    let env = Env::new("checkupd", "x=$(head -c 16777216 /dev/zero | tr '\\0' a); touch /tmp/ready; sleep 30; echo ${#x}");
+    env.config(|c| {
+        c["root"]["readonly"] = serde_json::json!(false);
+        c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 134217728}});
+    });
+    let id = env.id("a");
+    assert!(env.run_detached(&id).status.success());
+    wait_file(&env.bundle.join("rootfs/tmp/ready"));
+    let mem = cgroup_dirs(&id).into_iter().find(|d| d.starts_with("/sys/fs/cgroup/memory") || d.join("memory.max").exists());
+    let mem = mem.expect("a memory cgroup");
+    let limit_file = if mem.join("memory.max").exists() { "memory.max" } else { "memory.limit_in_bytes" };
+    let mut child =
+        env.cmd(&["update", "-r", "-", &id]).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(br#"{"memory": {"limit": 4194304, "checkBeforeUpdate": true}}"#).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("linux.resources.memory.limit: 4194304 is below the current usage"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(mem.join(limit_file)).unwrap().trim(), "134217728");
+    assert!(env.kiste(&["delete", "-f", &id]).status.success());
+    env.assert_clean(&id);
+}

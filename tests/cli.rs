@@ -69,3 +69,30 @@ fn systemd_cgroup_is_a_clear_not_supported_error() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not supported yet"), "{}", stderr(&out));
 }
+
+/// `features`: the runtime-spec features JSON, with the host's cgroup
+/// layout as an annotation.
+#[test]
+fn features_reports_what_kiste_supports() {
+    let env = Env::new("features", "true");
+    let out = env.kiste(&["features"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert_eq!(f["hooks"].as_array().unwrap().len(), 6, "{f}");
+    let ns = f["linux"]["namespaces"].as_array().unwrap();
+    assert!(ns.iter().any(|n| n == "time") && ns.iter().any(|n| n == "user"), "{f}");
+    assert!(f["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"), "{f}");
+    assert!(f["mountOptions"].as_array().unwrap().iter().any(|o| o == "rro"), "{f}");
+    assert_eq!(f["linux"]["cgroup"]["systemd"], false);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let v2_at = |p: &str| mounts.lines().any(|l| l.split(' ').nth(4) == Some(p) && l.contains(" - cgroup2 "));
+    let want = if v2_at("/sys/fs/cgroup") {
+        "unified"
+    } else if v2_at("/sys/fs/cgroup/unified") {
+        "hybrid"
+    } else {
+        "legacy"
+    };
+    assert_eq!(f["annotations"]["org.kiste.cgroup.mode"], want, "{f}");
+}

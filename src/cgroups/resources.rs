@@ -37,6 +37,18 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
         }
         super::limits::apply(dir, v2, &has, r)?;
         if let Some(m) = r.memory() {
+            if has("memory")
+                && m.check_before_update() == Some(true)
+                && let Some(l) = m.limit().filter(|l| *l > 0)
+            {
+                let usage = if v2 { "memory.current" } else { "memory.usage_in_bytes" };
+                let used: i64 = std::fs::read_to_string(dir.join(usage)).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+                if l < used {
+                    crate::bail!(
+                        "linux.resources.memory.limit: {l} is below the current usage ({used} bytes) and checkBeforeUpdate is set"
+                    );
+                }
+            }
             if v2 && has("memory") {
                 if let Some(l) = m.limit() {
                     write(dir, "memory.max", &max_or(l), "memory.limit")?;
@@ -64,6 +76,25 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources, devices: &[oci_spec::runtime::Linu
                 }
                 if m.disable_oom_killer() == Some(true) {
                     write(dir, "memory.oom_control", "1", "memory.disableOOMKiller")?;
+                }
+                // Every kernel since 5.x is hierarchical; only "true" is written.
+                if m.use_hierarchy() == Some(true) && dir.join("memory.use_hierarchy").exists() {
+                    write(dir, "memory.use_hierarchy", "1", "memory.useHierarchy")?;
+                }
+                // Kernel memory limits: deprecated, skipped where the kernel
+                // has no such file or no longer supports them (as runc does).
+                for (v, file, key) in [
+                    (m.kernel(), "memory.kmem.limit_in_bytes", "memory.kernel"),
+                    (m.kernel_tcp(), "memory.kmem.tcp.limit_in_bytes", "memory.kernelTCP"),
+                ] {
+                    if let Some(v) = v
+                        && dir.join(file).exists()
+                    {
+                        match write(dir, file, &v.to_string(), key) {
+                            Err(e) if e.errno() == Some(nix::errno::Errno::EOPNOTSUPP) => {}
+                            r => r?,
+                        }
+                    }
                 }
             }
         }

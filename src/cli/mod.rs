@@ -5,6 +5,7 @@
 mod create;
 mod delete;
 mod events;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -77,6 +78,8 @@ enum Command {
     Update(update::Args),
     /// Print resource usage (and OOM) events of a container as JSON
     Events(events::Args),
+    /// Print what this runtime supports, as JSON (runtime-spec features)
+    Features(features::Args),
 }
 
 pub fn main() -> i32 {
@@ -111,6 +114,7 @@ pub fn main() -> i32 {
         Command::Ps(a) => ps::exec(&root, a),
         Command::Update(a) => update::exec(&root, a),
         Command::Events(a) => events::exec(&root, a),
+        Command::Features(a) => features::exec(a),
     };
     match res {
         Ok(code) => code,

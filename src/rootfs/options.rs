@@ -79,6 +79,75 @@ fn ignored(name: &str) -> bool {
     matches!(name, "defaults" | "auto" | "noauto" | "user" | "nouser" | "async" | "loud" | "_netdev" | "nofail")
 }
 
+/// Every option kiste itself understands (the rest goes to the filesystem
+/// as data), for `kiste features`.
+pub const NAMES: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nolazytime",
+    "norelatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "unbindable",
+];
+
+/// Whether `parse` handles the option itself.
+pub fn is_known(name: &str) -> bool {
+    attribute(name).is_some()
+        || atime(name).is_some()
+        || name.strip_prefix('r').is_some_and(|r| attribute(r).is_some() || atime(r).is_some())
+        || propagation(name).is_some()
+        || matches!(name, "bind" | "rbind" | "lazytime" | "nolazytime")
+        || sb_flag(name).is_some()
+        || ignored(name)
+}
+
 pub fn check(option: &str) -> Result<()> {
     if option.contains(',') {
         crate::bail!("{option:?}: one option per list entry");
@@ -151,6 +220,14 @@ fn sb_flag(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_name_is_understood() {
+        for n in NAMES {
+            assert!(is_known(n), "{n}");
+        }
+        assert!(!is_known("size=1m") && !is_known("tmpcopyup"));
+    }
 
     fn p(v: &[&str]) -> MountOptions {
         parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
