@@ -81,7 +81,94 @@ pub fn stats(cg: &Cgroup) -> Value {
             out["pids"] = json!({"current": num(&d, "pids.current"), "limit": num(&d, "pids.max")});
         }
     }
+    blkio_and_hugetlb(cg, &mut out);
     out
+}
+
+/// v1 blkio lines "MAJ:MIN Op value" as runc's entries.
+fn blkio_v1(dir: &Path, file: &str) -> Vec<Value> {
+    read(dir, file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (dev, op, v) = (f.next()?, f.next()?, f.next()?);
+            let (maj, min) = dev.split_once(':')?;
+            Some(json!({"major": maj.parse::<u64>().ok()?, "minor": min.parse::<u64>().ok()?, "op": op, "value": v.parse::<u64>().ok()?}))
+        })
+        .collect()
+}
+
+/// v2 io.stat ("MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=..") as runc's
+/// service bytes and serviced entries.
+fn io_v2(dir: &Path) -> (Vec<Value>, Vec<Value>) {
+    let (mut bytes, mut ios) = (Vec::new(), Vec::new());
+    for l in read(dir, "io.stat").unwrap_or_default().lines() {
+        let mut f = l.split_whitespace();
+        let Some((maj, min)) = f.next().and_then(|d| d.split_once(':')) else { continue };
+        let (Ok(maj), Ok(min)) = (maj.parse::<u64>(), min.parse::<u64>()) else { continue };
+        for kv in f {
+            let Some((k, v)) = kv.split_once('=') else { continue };
+            let Ok(v) = v.parse::<u64>() else { continue };
+            let (list, op) = match k {
+                "rbytes" => (&mut bytes, "Read"),
+                "wbytes" => (&mut bytes, "Write"),
+                "rios" => (&mut ios, "Read"),
+                "wios" => (&mut ios, "Write"),
+                _ => continue,
+            };
+            list.push(json!({"major": maj, "minor": min, "op": op, "value": v}));
+        }
+    }
+    (bytes, ios)
+}
+
+/// The huge page sizes of this machine, as cgroup files name them ("2MB").
+fn hugepage_sizes() -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir("/sys/kernel/mm/hugepages") else { return Vec::new() };
+    rd.flatten()
+        .filter_map(|e| {
+            let kb: u64 = e.file_name().to_str()?.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()?;
+            Some(if kb >= 1 << 20 {
+                format!("{}GB", kb >> 20)
+            } else if kb >= 1 << 10 {
+                format!("{}MB", kb >> 10)
+            } else {
+                format!("{kb}KB")
+            })
+        })
+        .collect()
+}
+
+fn blkio_and_hugetlb(cg: &Cgroup, out: &mut Value) {
+    if let Some(d) = dir_of(cg, "blkio") {
+        out["blkio"] = json!({
+            "ioServiceBytesRecursive": blkio_v1(&d, "blkio.throttle.io_service_bytes_recursive"),
+            "ioServicedRecursive": blkio_v1(&d, "blkio.throttle.io_serviced_recursive"),
+        });
+    } else if let Some(d) = v2_dir(cg).filter(|d| d.join("io.stat").exists()) {
+        let (bytes, ios) = io_v2(&d);
+        out["blkio"] = json!({"ioServiceBytesRecursive": bytes, "ioServicedRecursive": ios});
+    }
+    let (dir, v2) = match dir_of(cg, "hugetlb") {
+        Some(d) => (Some(d), false),
+        None => (v2_dir(cg), true),
+    };
+    if let Some(d) = dir {
+        for size in hugepage_sizes() {
+            let stat = if v2 {
+                let events = keyed(&d, &format!("hugetlb.{size}.events"));
+                json!({"usage": num(&d, &format!("hugetlb.{size}.current")), "max": 0,
+                       "failcnt": events.get("max").and_then(Value::as_u64).unwrap_or(0)})
+            } else {
+                json!({"usage": num(&d, &format!("hugetlb.{size}.usage_in_bytes")), "max": num(&d, &format!("hugetlb.{size}.max_usage_in_bytes")),
+                       "failcnt": num(&d, &format!("hugetlb.{size}.failcnt"))})
+            };
+            if d.join(format!("hugetlb.{size}.{}", if v2 { "current" } else { "usage_in_bytes" })).exists() {
+                out["hugetlb"][size] = stat;
+            }
+        }
+    }
 }
 
 /// How many times the OOM killer acted in the cgroup so far.
