@@ -73,6 +73,37 @@ impl Plan {
     }
 
     /// Joins the namespaces given by path (skipping `skip`).
+    /// The namespaces of a running container's process `pid`, for `exec`:
+    /// every type the config lists, user first and mount last.
+    pub fn of_process(spec: &Spec, pid: i32) -> Result<Plan> {
+        let types: Vec<T> = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).into_iter().flatten().map(|n| n.typ()).collect();
+        let mut order: Vec<T> = Vec::new();
+        for t in [T::User, T::Pid, T::Uts, T::Ipc, T::Network, T::Cgroup, T::Time, T::Mount] {
+            if types.contains(&t) {
+                order.push(t);
+            }
+        }
+        let mut join = Vec::new();
+        for t in order {
+            let name = match t {
+                T::Mount => "mnt",
+                T::Network => "net",
+                T::Cgroup => "cgroup",
+                T::Uts => "uts",
+                T::Ipc => "ipc",
+                T::User => "user",
+                T::Pid => "pid",
+                T::Time => "time",
+            };
+            let p = format!("/proc/{pid}/ns/{name}");
+            let fd =
+                nix::fcntl::open(p.as_str(), nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                    .with_context(|| format!("open {p}"))?;
+            join.push((t, fd));
+        }
+        Ok(Plan { new: CloneFlags::empty(), join })
+    }
+
     pub fn join_all(&self, skip_user: bool) -> Result<()> {
         for (t, fd) in &self.join {
             if skip_user && *t == T::User {

@@ -5,6 +5,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -78,6 +79,8 @@ enum Command {
     Update(update::Args),
     /// Print resource usage (and OOM) events of a container as JSON
     Events(events::Args),
+    /// Run a new process in a running container
+    Exec(exec::Args),
     /// Print what this runtime supports, as JSON (runtime-spec features)
     Features(features::Args),
 }
@@ -115,6 +118,7 @@ pub fn main() -> i32 {
         Command::Update(a) => update::exec(&root, a),
         Command::Events(a) => events::exec(&root, a),
         Command::Features(a) => features::exec(a),
+        Command::Exec(a) => exec::exec(&root, a),
     };
     match res {
         Ok(code) => code,

@@ -9,6 +9,7 @@ use crate::namespaces::Plan;
 use crate::process::init::{Gate, InitArgs};
 use crate::process::spawn::{Spawned, spawn};
 use crate::utils::{proc_stat, write_atomic};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Default, Clone)]
@@ -21,28 +22,61 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
 }
 
-/// The terminal options runc accepts; kiste does not allocate a pty yet.
-fn check_terminal(spec: &oci_spec::runtime::Spec, o: &CreateOptions, detached: bool) -> Result<()> {
-    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
-    match (terminal, &o.console_socket) {
-        (true, Some(_)) => Err(Error::msg("process.terminal: allocating a terminal for --console-socket is not supported yet")),
-        (true, None) if detached => Err(Error::msg("cannot allocate tty if kiste will detach without setting console socket")),
-        (false, Some(_)) => Err(Error::msg("cannot use console socket if kiste will not detach or allocate tty")),
-        (true, None) => {
-            crate::logging::warn("process.terminal: no pty is allocated yet; the container uses kiste's stdio");
-            Ok(())
+/// Where the pty master of a `process.terminal` container goes: the
+/// `--console-socket` (connected now), or, for `run` in the foreground,
+/// kiste itself (one end of a socket pair for the container, the other
+/// returned to read the master from). runc's errors for the rest.
+pub fn console(terminal: bool, socket: Option<&Path>, foreground: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    match (terminal, socket) {
+        (true, Some(p)) => {
+            let s = std::os::unix::net::UnixStream::connect(p).with_context(|| format!("--console-socket: connect to {}", p.display()))?;
+            Ok((Some(s.into()), None))
         }
-        (false, None) => Ok(()),
+        (true, None) if foreground => {
+            let (a, b) = nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .context("socketpair for the terminal")?;
+            Ok((Some(a), Some(b)))
+        }
+        (true, None) => Err(Error::msg("cannot allocate tty if kiste will detach without setting console socket")),
+        (false, Some(_)) => Err(Error::msg("cannot use console socket if kiste will not detach or allocate tty")),
+        (false, None) => Ok((None, None)),
     }
+}
+
+/// The number of sockets systemd passed to this process (LISTEN_FDS, for
+/// LISTEN_PID = our PID), or 0.
+fn socket_activation() -> u32 {
+    let for_us = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    if !for_us {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 /// Creates the container. With `fifo` its init waits on the exec fifo for
 /// `start`; without, on the returned channel (`run`).
 pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, Spawned)> {
     id::validate(&o.id)?;
-    let cfg = config::load(&o.bundle)?;
+    let mut cfg = config::load(&o.bundle)?;
+    // systemd socket activation of kiste itself: the sockets (fds 3..3+N)
+    // go to the container, announced in its environment, as runc does.
+    let listen_fds = socket_activation();
+    if listen_fds > 0
+        && let Some(p) = cfg.spec.process_mut()
+    {
+        let env = p.env_mut().get_or_insert_with(Vec::new);
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={listen_fds}"));
+        env.push("LISTEN_PID=1".to_string());
+    }
     let plan = Plan::from_spec(&cfg.spec)?;
-    check_terminal(&cfg.spec, o, fifo)?;
+    let terminal = cfg.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let (console_for_init, console_for_us) = console(terminal, o.console_socket.as_deref(), !fifo)?;
     std::fs::create_dir_all(root).with_context(|| format!("create state root {}", root.display()))?;
     let dir = root.join(&o.id);
     match std::fs::create_dir(&dir) {
@@ -97,10 +131,11 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             bundle: &cfg.bundle,
             plan: &plan,
             no_pivot: o.no_pivot,
-            preserve_fds: o.preserve_fds,
+            preserve_fds: o.preserve_fds + listen_fds,
             gate,
             cgroup_v1: cgroup.v1_dirs(),
             cgroup_v2: cgroup.v2_bind_source(&plan),
+            console: console_for_init,
         };
         let base = c.state.clone();
         let state_for_hooks = |pid: i32| {
@@ -108,7 +143,11 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             s.pid = pid;
             s.to_oci(super::state::Status::Created)
         };
-        let spawned = spawn(&args, &cgroup, &state_for_hooks)?;
+        let mut spawned = spawn(&args, &cgroup, &state_for_hooks)?;
+        drop(args);
+        if let Some(s) = &console_for_us {
+            spawned.pty = Some(crate::process::tty::recv_fd(s)?);
+        }
         c.state.pid = spawned.pid;
         c.state.pid_start = proc_stat(spawned.pid).map_or(0, |s| s.start_time);
         c.save()?;

@@ -5,6 +5,8 @@
 pub mod create;
 pub mod delete;
 pub mod events;
+pub mod exec;
+pub mod foreground;
 pub mod id;
 pub mod kill;
 pub mod pause;

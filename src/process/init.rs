@@ -38,6 +38,8 @@ pub struct InitArgs<'a> {
     pub cgroup_v1: Vec<(String, PathBuf)>,
     /// The container's v2 cgroup, to bind at a cgroup mount (no cgroupns).
     pub cgroup_v2: Option<PathBuf>,
+    /// With `process.terminal`: the socket the pty master goes to.
+    pub console: Option<OwnedFd>,
 }
 
 /// The child of a single clone() that made every namespace. `joined`: whether
@@ -131,6 +133,8 @@ fn become_root() -> Result<()> {
 fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     let spec = a.spec;
     let process = spec.process().as_ref().ok_or_else(|| Error::msg("process: must be set"))?;
+    // A session of its own, as with runc (and needed for a controlling tty).
+    nix::unistd::setsid().context("setsid")?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).with_context(|| format!("hostname: set {h:?}"))?;
     }
@@ -181,6 +185,16 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         nix::unistd::chroot(a.rootfs).with_context(|| format!("chroot into {}", a.rootfs.display()))?;
         nix::unistd::chdir("/").context("chdir to /")?;
     }
+    if let Some(socket) = &a.console {
+        let size = process.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
+        let pty = super::tty::open_pty(size)?;
+        if mntns {
+            rootfs::mount_console(&pty.slave)?;
+        }
+        super::tty::send_fd(socket, &pty.master, &pty.name)?;
+        drop(pty.master);
+        super::tty::become_tty(&pty.slave)?;
+    }
     let cwd = process.cwd();
     // CVE-2024-21626: the working directory is resolved inside the root,
     // magic links (/proc/self/fd/N) refused, and entered by that fd.
@@ -192,6 +206,33 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         rootfs::finish(spec)?;
     }
 
+    exec_process(spec, process, cwd_fd, ch, a.preserve_fds, || {
+        wait_gate(fifo, ch)?;
+        // startContainer hooks run before the program: the status is still
+        // "created" (runtime.md), as runc passes it.
+        if let Some(list) = hooks.and_then(|h| h.start_container().as_ref())
+            && let Err(e) = crate::hooks::run_all("startContainer", list, &state)
+        {
+            eprintln!("kiste: {e}");
+            unsafe { libc::_exit(1) }
+        }
+        Ok(())
+    })
+}
+
+/// The process attributes of `process` (the container's, or an `exec`'s),
+/// applied inside the container's root, up to the execve: rlimits,
+/// scheduling, seccomp, capabilities, user, LSM, cwd. After READY,
+/// `before_exec` (waiting for `start`) runs.
+pub fn exec_process(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    cwd_fd: OwnedFd,
+    ch: &Channel,
+    preserve_fds: u32,
+    before_exec: impl FnOnce() -> Result<()>,
+) -> Result<std::convert::Infallible> {
+    let cwd = process.cwd();
     if let Some(r) = process.rlimits() {
         rlimits::apply(r)?;
     }
@@ -252,7 +293,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
 
     // CVE-2024-21626: no fd of ours reaches the user program; only stdio and
     // the --preserve-fds ones stay open across execve.
-    unsafe { libc::close_range(3 + a.preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    unsafe { libc::close_range(3 + preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
     if let Some(list) = process.exec_cpu_affinity().as_ref().and_then(|a| a.cpu_affinity_final().as_deref()) {
         crate::scheduling::set_affinity(list, "process.execCPUAffinity.final")?;
     }
@@ -260,15 +301,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         load_seccomp(f, s, ch)?;
     }
     ch.send(READY, &[])?;
-    wait_gate(fifo, ch)?;
-    // startContainer hooks run before the program: the status is still
-    // "created" (runtime.md), as runc passes it.
-    if let Some(list) = hooks.and_then(|h| h.start_container().as_ref())
-        && let Err(e) = crate::hooks::run_all("startContainer", list, &state)
-    {
-        eprintln!("kiste: {e}");
-        unsafe { libc::_exit(1) }
-    }
+    before_exec()?;
     reset_signals();
     let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     // Past `start` nobody listens on the channel any more: say it on stderr.

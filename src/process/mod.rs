@@ -2,8 +2,10 @@
 //! namespaces, and the handshake with kiste.
 
 pub mod clone;
+pub mod exec;
 pub mod init;
 pub mod lookup;
 pub mod sealed;
 pub mod spawn;
 pub mod sync;
+pub mod tty;

@@ -17,6 +17,8 @@ pub struct Spawned {
     pub pid: i32,
     /// The channel to it (used by `run` to start it).
     pub channel: Channel,
+    /// `run` in the foreground with a terminal: the pty master.
+    pub pty: Option<std::os::fd::OwnedFd>,
 }
 
 /// `state`: the container's state for hooks, given the init's PID.
@@ -90,5 +92,5 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
         }
         return Err(e);
     }
-    Ok(Spawned { pid: init_pid, channel: parent })
+    Ok(Spawned { pid: init_pid, channel: parent, pty: None })
 }

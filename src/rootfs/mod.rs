@@ -13,7 +13,7 @@ pub mod resolve;
 use crate::error::{Context, Result};
 use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::Spec;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub struct Rootfs<'a> {
@@ -32,6 +32,17 @@ fn propagation(spec: &Spec) -> Option<(u64, bool)> {
 }
 
 /// Everything before pivot_root: propagation, mounts, devices.
+/// /dev/console: the container's pty slave bound onto it (by fd, onto a
+/// file resolved inside the root: no path a container process could swap).
+pub fn mount_console(slave: &OwnedFd) -> Result<()> {
+    let root =
+        nix::fcntl::open("/", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).context("open /")?;
+    let target = resolve::create_file(&root, Path::new("/dev/console"), 0o666).context("process.terminal: create /dev/console")?;
+    let tree = fdmount::clone_tree(slave.as_raw_fd(), "", false).context("process.terminal: bind the pty")?;
+    fdmount::attach(&tree, &target).context("process.terminal: mount the pty on /dev/console")?;
+    Ok(())
+}
+
 pub fn setup(r: &Rootfs) -> Result<()> {
     // Nothing we mount may propagate to the host: "/" becomes a recursive
     // slave (or what linux.rootfsPropagation says).
