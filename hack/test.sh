@@ -8,6 +8,9 @@
 #      reference: a test that fails with runc is a broken test)
 #   5. the cgroup cases of that suite on pure cgroup v2, in a QEMU VM
 #      (hack/vm-conformance.sh), against kiste and runc
+#   6. end to end with the real clients: containerd (hack/e2e-containerd.sh)
+#      and podman (hack/e2e-podman.sh), each with its own private daemon
+#      or storage
 #
 # Every part runs even when an earlier one failed; the exit status is
 # non-zero if any failed. The last line sums cargo test and the kiste
@@ -139,10 +142,36 @@ else
     failed=$((failed + 1))
 fi
 
+# e2e SCRIPT LABEL: runs one end-to-end script; counts its PASS/FAIL lines.
+e2e() {
+    local script=$1 label=$2 rc=0 p f log
+    log="$logs/e2e-$label.log"
+    if [ "$built" != 1 ]; then
+        note "e2e ($label): not run (build failed)"
+        failed=$((failed + 1))
+        return 0
+    fi
+    heading "End to end with $label: $script"
+    KISTE="$repo/target/release/kiste" timeout --kill-after=30 900 "$script" </dev/null 2>&1 | tee "$log" || rc=$?
+    read -r p f <<<"$(sed -n -E 's/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p' "$log" |
+        tail -n 1 | awk '{p = $1; f = $2} END {print p + 0, f + 0}')"
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    note "e2e ($label): $p passed, $f failed (exit $rc)"
+    [ "$rc" = 0 ] || status=1
+}
+e2e hack/e2e-containerd.sh containerd
+if [ -x hack/e2e-podman.sh ]; then
+    e2e hack/e2e-podman.sh podman
+fi
+
 heading "Summary"
 for r in "${results[@]}"; do
     echo "  $r"
 done
-echo "(the total counts cargo test and the conformance runs against kiste, on the host and in the VM)"
+echo "(the total counts cargo test, the conformance runs against kiste on the host and in the VM, and the e2e scenarios)"
 echo "$passed passed, $failed failed"
 exit "$status"
