@@ -76,3 +76,78 @@ fn write(level: &str, msg: &str) {
 fn quote(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
+
+/// Per-stage timing (`--debug`, or `KISTE_TRACE=1`): each `stage(name)`
+/// records the time since the previous one; `report_stages` logs them all
+/// on one debug line (or, with KISTE_TRACE alone, on stderr). The init
+/// records its own stages and sends them to kiste with READY (`encode`,
+/// `add_encoded`).
+mod stages {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    pub static STAGES: Mutex<Vec<(String, u128)>> = Mutex::new(Vec::new());
+    pub static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+}
+
+pub fn tracing() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| debug_enabled() || std::env::var_os("KISTE_TRACE").is_some_and(|v| !v.is_empty() && v != "0"))
+}
+
+pub fn stage(name: &str) {
+    if !tracing() {
+        return;
+    }
+    let now = std::time::Instant::now();
+    let mut last = stages::LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let since = last.map_or(0, |l| now.duration_since(l).as_micros());
+    *last = Some(now);
+    stages::STAGES.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_string(), since));
+}
+
+/// Starts the clock afresh (in a child, which inherited its parent's).
+pub fn reset_stages() {
+    if tracing() {
+        stages::STAGES.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *stages::LAST.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    }
+}
+
+/// This process's stages as "name=µs,name=µs" (for the sync channel).
+pub fn encode_stages() -> String {
+    let list = stages::STAGES.lock().unwrap_or_else(|e| e.into_inner());
+    list.iter().map(|(n, us)| format!("{n}={us}")).collect::<Vec<_>>().join(",")
+}
+
+/// Adds stages another process sent, each name prefixed.
+pub fn add_encoded_stages(prefix: &str, text: &str) {
+    if !tracing() {
+        return;
+    }
+    let mut list = stages::STAGES.lock().unwrap_or_else(|e| e.into_inner());
+    for item in text.split(',').filter(|s| !s.is_empty()) {
+        if let Some((n, us)) = item.split_once('=') {
+            list.push((format!("{prefix}{n}"), us.parse().unwrap_or(0)));
+        }
+    }
+}
+
+/// Logs the stages of this command, if any were recorded.
+pub fn report_stages() {
+    if !tracing() {
+        return;
+    }
+    let list = std::mem::take(&mut *stages::STAGES.lock().unwrap_or_else(|e| e.into_inner()));
+    if list.is_empty() {
+        return;
+    }
+    let total: u128 = list.iter().filter(|(n, _)| !n.contains('.')).map(|(_, us)| us).sum();
+    let parts: Vec<String> = list.iter().map(|(n, us)| format!("{n} {:.2}ms", *us as f64 / 1000.0)).collect();
+    let msg = format!("stages: {} (total {:.2}ms)", parts.join(", "), total as f64 / 1000.0);
+    if debug_enabled() {
+        debug(&msg);
+    } else {
+        let _ = writeln!(std::io::stderr(), "kiste: {msg}");
+    }
+}

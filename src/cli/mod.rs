@@ -103,6 +103,7 @@ pub fn main() -> i32 {
         return fail(crate::error::Error::msg("--systemd-cgroup: systemd cgroup management is not supported yet"));
     }
     let root = cli.root.clone();
+    logging::reset_stages();
     let res: Result<i32> = match cli.command {
         Command::Create(a) => create::exec(&root, a),
         Command::Start(a) => start::exec(&root, a),
@@ -120,6 +121,7 @@ pub fn main() -> i32 {
         Command::Features(a) => features::exec(a),
         Command::Exec(a) => exec::exec(&root, a),
     };
+    logging::report_stages();
     match res {
         Ok(code) => code,
         Err(e) => fail(e),

@@ -75,6 +75,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         env.push("LISTEN_PID=1".to_string());
     }
     let plan = Plan::from_spec(&cfg.spec)?;
+    crate::logging::stage("config");
     let terminal = cfg.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
     let (console_for_init, console_for_us) = console(terminal, o.console_socket.as_deref(), !fifo)?;
     std::fs::create_dir_all(root).with_context(|| format!("create state root {}", root.display()))?;
@@ -115,6 +116,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             let devices = cfg.spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
             crate::cgroups::resources::apply(&cgroup, r, devices)?;
         }
+        crate::logging::stage("cgroup");
         let gate = if fifo {
             let p = c.dir.join(EXEC_FIFO);
             nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).with_context(|| format!("create {}", p.display()))?;
@@ -148,6 +150,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         if let Some(s) = &console_for_us {
             spawned.pty = Some(crate::process::tty::recv_fd(s)?);
         }
+        crate::logging::stage("init");
         c.state.pid = spawned.pid;
         c.state.pid_start = proc_stat(spawned.pid).map_or(0, |s| s.start_time);
         c.save()?;

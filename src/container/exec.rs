@@ -120,6 +120,7 @@ pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process.args: must not be empty");
     }
+    crate::logging::stage("config");
     let terminal = process.terminal().unwrap_or(false);
     let (console_for_proc, console_for_us) = super::create::console(terminal, o.console_socket.as_deref(), !o.detach)?;
     let mut cgroup = Cgroup::from_dirs(c.state.cgroup.clone());

@@ -16,6 +16,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Running | Status::Paused => bail!("cannot start an already running container"),
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
+    crate::logging::stage("state");
     let fifo = c.dir.join(EXEC_FIFO);
     // The init holds the fifo open for reading; without it, open fails.
     let mut f = match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(&fifo) {
@@ -27,6 +28,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     };
     f.write_all(&[0]).context("signal the container to start")?;
     std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    crate::logging::stage("start signal");
     super::state::run_late_hooks(&c.state, Status::Running, false);
+    crate::logging::stage("poststart hooks");
     Ok(())
 }

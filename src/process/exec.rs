@@ -39,10 +39,13 @@ pub fn exec(a: &ExecArgs) -> Result<i32> {
     // and then execs or exits.
     match unsafe { nix::unistd::fork() }.context("fork")? {
         nix::unistd::ForkResult::Child => {
+            crate::logging::reset_stages();
             drop(parent);
             let res = (|| -> Result<std::convert::Infallible> {
                 a.cgroup.join_self(false)?;
+                crate::logging::stage("cgroup");
                 plan.join_all(false)?;
+                crate::logging::stage("namespaces");
                 match unsafe { nix::unistd::fork() }.context("fork into the container")? {
                     nix::unistd::ForkResult::Child => inside(a, &root, &child),
                     nix::unistd::ForkResult::Parent { child: pid } => {
@@ -57,6 +60,7 @@ pub fn exec(a: &ExecArgs) -> Result<i32> {
         }
         nix::unistd::ForkResult::Parent { child: middle } => {
             drop(child);
+            crate::logging::stage("fork");
             let res = wait_ready(a, &parent);
             let _ = nix::sys::wait::waitpid(middle, None);
             res
@@ -75,7 +79,11 @@ fn wait_ready(a: &ExecArgs, ch: &Channel) -> Result<i32> {
                     crate::seccomp::send_to_listener(s, &fd, pid, &serde_json::json!({}))?;
                 }
             }
-            Some((READY, _)) => return Ok(pid),
+            Some((READY, stages)) => {
+                crate::logging::stage("process setup");
+                crate::logging::add_encoded_stages("process.", &String::from_utf8_lossy(&stages));
+                return Ok(pid);
+            }
             Some((ERROR, msg)) => return Err(Error::msg(String::from_utf8_lossy(&msg).into_owned())),
             Some((t, _)) => return Err(Error::msg(format!("unexpected message {:?} from exec", t as char))),
             None => return Err(Error::msg("the exec'd process exited during setup")),
@@ -89,6 +97,7 @@ fn inside(a: &ExecArgs, root: &OwnedFd, ch: &Channel) -> Result<std::convert::In
     nix::unistd::fchdir(root).context("enter the container's root")?;
     nix::unistd::chroot(".").context("chroot into the container's root")?;
     nix::unistd::setsid().context("setsid")?;
+    crate::logging::stage("root");
     if let Some(socket) = &a.console {
         let size = a.process.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
         let pty = super::tty::open_pty(size)?;

@@ -61,6 +61,7 @@ pub fn single_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
             if a.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
                 nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
             }
+            crate::logging::stage("namespaces");
             container(a, ch)
         })(),
     )
@@ -167,6 +168,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     if mntns {
         rootfs::setup(&r)?;
     }
+    crate::logging::stage("mounts");
     // Hooks see the container's mounts but not yet its pivot_root.
     let hooks = spec.hooks().as_ref();
     let mut state = serde_json::Value::Null;
@@ -179,6 +181,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
             crate::hooks::run_all("createContainer", list, &state)?;
         }
     }
+    crate::logging::stage("hooks");
     if mntns {
         rootfs::enter(&r)?;
     } else {
@@ -195,6 +198,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         drop(pty.master);
         super::tty::become_tty(&pty.slave)?;
     }
+    crate::logging::stage("pivot_root");
     let cwd = process.cwd();
     // CVE-2024-21626: the working directory is resolved inside the root,
     // magic links (/proc/self/fd/N) refused, and entered by that fd.
@@ -205,6 +209,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     if mntns {
         rootfs::finish(spec)?;
     }
+    crate::logging::stage("rootfs finish");
 
     exec_process(spec, process, cwd_fd, ch, a.preserve_fds, || {
         wait_gate(fifo, ch)?;
@@ -257,6 +262,7 @@ pub fn exec_process(
     // may gain privileges (as runc does), else as late as possible.
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let filter = seccomp.map(crate::seccomp::compile).transpose()?;
+    crate::logging::stage("seccomp compile");
     let nnp = process.no_new_privileges().unwrap_or(false);
     if let (Some(f), Some(s), false) = (&filter, seccomp, nnp) {
         load_seccomp(f, s, ch)?;
@@ -300,7 +306,8 @@ pub fn exec_process(
     if let (Some(f), Some(s), true) = (&filter, seccomp, nnp) {
         load_seccomp(f, s, ch)?;
     }
-    ch.send(READY, &[])?;
+    crate::logging::stage("attributes");
+    ch.send(READY, crate::logging::encode_stages().as_bytes())?;
     before_exec()?;
     reset_signals();
     let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();

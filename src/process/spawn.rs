@@ -34,12 +34,14 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
         Err(e) => return Err(e),
     };
     if pid == 0 {
+        crate::logging::reset_stages();
         drop(parent);
         // The child moves itself into the cgroup: cheaper than us moving it.
         let joined = cgroup.join_self(into_v2);
         if two { init::two_stage(a, &child, joined) } else { init::single_stage(a, &child, joined) }
     }
     drop(child);
+    crate::logging::stage("clone");
     let mut init_pid = pid;
     let res = (|| -> Result<()> {
         if !two && a.plan.new_userns() {
@@ -74,7 +76,11 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
                         .ok_or_else(|| Error::msg("linux.seccomp: unexpected notify fd"))?;
                     crate::seccomp::send_to_listener(s, &fd, init_pid, &state(init_pid))?;
                 }
-                Some((READY, _)) => return Ok(()),
+                Some((READY, stages)) => {
+                    crate::logging::stage("init setup");
+                    crate::logging::add_encoded_stages("init.", &String::from_utf8_lossy(&stages));
+                    return Ok(());
+                }
                 Some((ERROR, msg)) => {
                     return Err(Error::msg(String::from_utf8_lossy(&msg).into_owned()));
                 }
