@@ -108,6 +108,23 @@ fn delete_force_kills_a_running_container() {
 }
 
 #[test]
+fn delete_force_of_a_missing_container_succeeds_as_with_runc() {
+    let env = Env::new("delmissing", "true");
+    let out = env.kiste(&["delete", "--force", "no-such-container"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.kiste(&["delete", "no-such-container"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("container does not exist"), "{}", stderr(&out));
+    // What a `create` killed before its first save leaves: a bare directory.
+    std::fs::create_dir_all(env.root.join("half")).unwrap();
+    let out = env.kiste(&["delete", "--force", "half"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!env.root.join("half").exists());
+    let out = env.kiste(&["delete", "--force", "../escape"]);
+    assert_eq!(out.status.code(), Some(1), "a bad id is still refused");
+}
+
+#[test]
 fn kill_takes_names_and_numbers() {
     for sig in ["KILL", "SIGKILL", "9", "kill"] {
         let env = Env::new("killsig", "sleep 30");
@@ -234,5 +251,30 @@ fn run_forwards_signals_to_the_container() {
     unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(42));
+    env.assert_clean(&id);
+}
+
+#[test]
+fn tmpcopyup_fills_a_tmpfs_with_what_the_rootfs_held_there() {
+    let env = Env::new(
+        "copyup",
+        "cat /srv/d/f; readlink /srv/d/l; stat -c '%a %u:%g' /srv/d /srv/d/f; echo new > /srv/d/g; grep ' /srv ' /proc/mounts | cut -d' ' -f3",
+    );
+    let d = env.bundle.join("rootfs/srv/d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("f"), "hello\n").unwrap();
+    std::os::unix::fs::symlink("../../../../etc/shadow", d.join("l")).unwrap();
+    std::os::unix::fs::chown(d.join("f"), Some(5), Some(6)).unwrap();
+    std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
+    env.config(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/srv", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "tmpcopyup", "size=1m"]
+        }))
+    });
+    let id = env.id("a");
+    let out = env.run(&id);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello\n../../../../etc/shadow\n750 0:0\n644 5:6\ntmpfs\n");
+    assert!(!d.join("g").exists(), "a write to the tmpfs reached the rootfs");
     env.assert_clean(&id);
 }

@@ -11,7 +11,26 @@ use crate::error::Result;
 use std::path::Path;
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
-    let c = Container::open(root, id)?;
+    let c = match Container::open(root, id) {
+        Ok(c) => c,
+        Err(e) => {
+            super::id::validate(id)?;
+            let dir = root.join(id);
+            if dir.join(super::state::STATE_FILE).exists() {
+                return Err(e);
+            }
+            // A directory without a state file is what a `create` killed
+            // before its first save leaves: remove it, as runc does.
+            if let Ok(f) = std::fs::File::open(&dir)
+                && let Ok(_lock) = super::lock(f, &dir)
+                && !dir.join(super::state::STATE_FILE).exists()
+            {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            // Like runc and crun: deleting what is not there, with --force, succeeds.
+            return if force { Ok(()) } else { Err(e) };
+        }
+    };
     match c.status() {
         Status::Stopped => {}
         Status::Created => stop(&c),

@@ -83,6 +83,9 @@ fn mount_one(env: &MountEnv, m: &Mount) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
+    if opts.copy_up && fstype == "tmpfs" {
+        super::copyup::copy_into(&target, &mnt)?;
+    }
     attach(&mnt, &target).context("attach mount")?;
     propagate(&mnt, &opts)
 }

@@ -25,6 +25,8 @@ pub struct MountOptions {
     pub sb_flags: Vec<&'static str>,
     /// Everything else, handed to the filesystem as `key[=value]`.
     pub data: Vec<String>,
+    /// `tmpcopyup`: a tmpfs starts with a copy of the mount point's content.
+    pub copy_up: bool,
 }
 
 /// MS_* propagation flag for a name (`private`, `rshared`, …) and whether it
@@ -134,6 +136,7 @@ pub const NAMES: &[&str] = &[
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
@@ -143,7 +146,7 @@ pub fn is_known(name: &str) -> bool {
         || atime(name).is_some()
         || name.strip_prefix('r').is_some_and(|r| attribute(r).is_some() || atime(r).is_some())
         || propagation(name).is_some()
-        || matches!(name, "bind" | "rbind" | "lazytime" | "nolazytime")
+        || matches!(name, "bind" | "rbind" | "lazytime" | "nolazytime" | "tmpcopyup")
         || sb_flag(name).is_some()
         || ignored(name)
 }
@@ -191,6 +194,8 @@ pub fn parse(options: &[String]) -> MountOptions {
             o.propagation.push(p);
         } else if name == "bind" {
             o.bind = true;
+        } else if name == "tmpcopyup" {
+            o.copy_up = true;
         } else if name == "rbind" {
             o.bind = true;
             o.recursive_bind = true;
@@ -226,7 +231,7 @@ mod tests {
         for n in NAMES {
             assert!(is_known(n), "{n}");
         }
-        assert!(!is_known("size=1m") && !is_known("tmpcopyup"));
+        assert!(!is_known("size=1m") && !is_known("copyup"));
     }
 
     fn p(v: &[&str]) -> MountOptions {
@@ -235,8 +240,8 @@ mod tests {
 
     #[test]
     fn sorts_options() {
-        let o = p(&["rbind", "ro", "nosuid", "rprivate", "size=64k", "mode=755", "rro"]);
-        assert!(o.bind && o.recursive_bind);
+        let o = p(&["rbind", "ro", "nosuid", "rprivate", "size=64k", "mode=755", "rro", "tmpcopyup"]);
+        assert!(o.bind && o.recursive_bind && o.copy_up);
         assert_eq!(o.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
         assert_eq!(o.rattr_set, MOUNT_ATTR_RDONLY);
         assert_eq!(o.propagation, vec![(libc::MS_PRIVATE, true)]);
