@@ -164,9 +164,7 @@ e2e() {
     [ "$rc" = 0 ] || status=1
 }
 e2e hack/e2e-containerd.sh containerd
-if [ -x hack/e2e-podman.sh ]; then
-    e2e hack/e2e-podman.sh podman
-fi
+e2e hack/e2e-podman.sh podman
 
 heading "Summary"
 for r in "${results[@]}"; do
