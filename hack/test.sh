@@ -62,7 +62,7 @@ fi
 heading "Unit and integration tests: cargo test --release"
 if [ "$built" = 1 ]; then
     rc=0
-    timeout --kill-after=30 1800 cargo test --release </dev/null 2>&1 | tee "$logs/cargo-test.log" || rc=$?
+    timeout --kill-after=30 1800 cargo test --release --no-fail-fast </dev/null 2>&1 | tee "$logs/cargo-test.log" || rc=$?
     # One `test result: ok. N passed; M failed; ...` line per test binary.
     read -r p f <<<"$(sed -n -E 's/^test result: [A-Za-z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$logs/cargo-test.log" |
         awk '{p += $1; f += $2} END {print p + 0, f + 0}')"

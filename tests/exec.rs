@@ -49,7 +49,7 @@ fn exec_joins_the_container_and_returns_the_exit_code() {
         .stderr(log)
         .status()
         .unwrap();
-    assert!(status.success(), "{}", std::fs::read_to_string(env.dir.join("exec-d.log")).unwrap());
+    assert!(status.success(), "{status}: {}", std::fs::read_to_string(env.dir.join("exec-d.log")).unwrap());
     let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(cmdline.starts_with("sleep"), "{cmdline}");
