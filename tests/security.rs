@@ -59,6 +59,34 @@ fn cve_2019_5736_proc_self_exe_shebang_does_not_reach_the_host_binary() {
     env.assert_clean(&id);
 }
 
+/// CVE-2019-5736 through `exec`: the exec'd process is a fork of `kiste
+/// exec` until its execve, so `kiste exec` runs from a sealed copy too, and
+/// a `#!/proc/self/exe` program exec'd into the container leaves the host
+/// binary as it was.
+#[test]
+fn cve_2019_5736_exec_runs_from_a_sealed_copy() {
+    use std::io::BufRead;
+    let before = sha(KISTE);
+    let env = Env::new("execexe", "sleep 30");
+    std::fs::write(env.bundle.join("rootfs/evil"), "#!/proc/self/exe\n").unwrap();
+    std::process::Command::new("chmod").args(["755", env.bundle.join("rootfs/evil").to_str().unwrap()]).status().unwrap();
+    let id = env.id("a");
+    assert!(env.run_detached(&id).status.success());
+    let mut child = env.cmd(&["exec", &id, "sh", "-c", "echo ready; sleep 5"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(exe.to_string_lossy().starts_with("/memfd:kiste"), "kiste exec runs from {}", exe.display());
+    let out = env.kiste(&["exec", &id, "/evil"]);
+    assert!(!out.status.success());
+    assert_eq!(sha(KISTE), before);
+    assert!(env.kiste(&["delete", "-f", &id]).status.success());
+    env.assert_clean(&id);
+}
+
 /// CVE-2024-21626: an fd the caller leaks to kiste does not reach the
 /// container; only stdio and --preserve-fds do.
 #[test]

@@ -39,7 +39,6 @@ impl Args {
 }
 
 pub fn exec(root: &Path, a: Args) -> Result<i32> {
-    crate::process::sealed::ensure()?;
     create(root, &a.options(), true)?;
     Ok(0)
 }

@@ -61,6 +61,8 @@ fn socket_activation() -> u32 {
 /// Creates the container. With `fifo` its init waits on the exec fifo for
 /// `start`; without, on the returned channel (`run`).
 pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, Spawned)> {
+    // CVE-2019-5736: the init must not run from kiste's file on disk.
+    crate::process::sealed::ensure()?;
     id::validate(&o.id)?;
     let mut cfg = config::load(&o.bundle)?;
     // systemd socket activation of kiste itself: the sockets (fds 3..3+N)

@@ -99,6 +99,8 @@ fn from_flags(config_process: Value, o: &ExecOptions) -> Result<Process> {
 /// Starts the process; in the foreground waits for it and returns its exit
 /// status, with `--detach` returns 0 once it runs.
 pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
+    // CVE-2019-5736: neither must the exec'd process, until its execve.
+    crate::process::sealed::ensure()?;
     let c = Container::open(root, &o.id)?;
     match c.status() {
         Status::Running | Status::Created => {}

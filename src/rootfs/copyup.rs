@@ -73,7 +73,8 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: u32) -> Result<()> {
             }
             libc::S_IFLNK => {
                 let target = nix::fcntl::readlinkat(src, name.as_c_str()).context("readlink")?;
-                let target = CString::new(target.into_encoded_bytes()).map_err(|_| crate::error::Error::msg("symlink target holds a NUL"))?;
+                let target =
+                    CString::new(target.into_encoded_bytes()).map_err(|_| crate::error::Error::msg("symlink target holds a NUL"))?;
                 check(unsafe { libc::symlinkat(target.as_ptr(), dst.as_raw_fd(), name.as_ptr()) }, "symlink", &name)?;
             }
             libc::S_IFIFO | libc::S_IFCHR | libc::S_IFBLK => {
@@ -81,11 +82,7 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: u32) -> Result<()> {
             }
             _ => continue, // sockets are not copied
         }
-        check(
-            unsafe { libc::fchownat(dst.as_raw_fd(), name.as_ptr(), st.st_uid, st.st_gid, libc::AT_SYMLINK_NOFOLLOW) },
-            "chown",
-            &name,
-        )?;
+        check(unsafe { libc::fchownat(dst.as_raw_fd(), name.as_ptr(), st.st_uid, st.st_gid, libc::AT_SYMLINK_NOFOLLOW) }, "chown", &name)?;
     }
     Ok(())
 }
