@@ -90,7 +90,8 @@ pub fn rules(spec: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec<Rule> {
     for d in devices {
         let kind = match d.typ() {
             LinuxDeviceType::B => 'b',
-            LinuxDeviceType::P => 'p',
+            // A fifo is no device to the device controller (v1 refuses 'p').
+            LinuxDeviceType::P => continue,
             _ => 'c',
         };
         out.push(Rule::allow(kind, Some(d.major()), Some(d.minor()), rwm));
@@ -107,4 +108,21 @@ pub fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
             .with_context(|| format!("linux.resources.devices: write {line:?} to {}", dir.join(file).display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceCgroupBuilder};
+
+    #[test]
+    fn devices_of_the_config_are_allowed_but_fifos_need_no_rule() {
+        let deny = LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap();
+        let dev = |t, major, minor| LinuxDeviceBuilder::default().path("/dev/x").typ(t).major(major).minor(minor).build().unwrap();
+        let devices = [dev(LinuxDeviceType::C, 4, 5), dev(LinuxDeviceType::B, 7, 1), dev(LinuxDeviceType::P, 0, 0)];
+        let lines: Vec<String> = rules(&[deny], &devices).iter().map(|r| r.v1_line()).collect();
+        assert!(lines.contains(&"c 4:5 rwm".to_string()), "{lines:?}");
+        assert!(lines.contains(&"b 7:1 rwm".to_string()), "{lines:?}");
+        assert!(lines.iter().all(|l| !l.starts_with('p')), "{lines:?}");
+    }
 }
