@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 
 /// Makes `cmd` start with `fd` open as `target`, without close-on-exec
@@ -23,22 +22,56 @@ fn sha(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-/// CVE-2019-5736: the init of a created container is not the kiste binary
-/// on disk but a sealed memfd copy, which cannot be written.
+/// Whether the executable behind `/proc/PID/exe` is protected from writes:
+/// the attack's pattern is to hold an O_PATH fd on it and reopen it for
+/// writing once kiste has exited (while it runs, the kernel says ETXTBSY).
+/// Returns the fd, to be tried with `write_refused` after the process is gone.
+fn hold_exe(pid: i64) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(format!("/proc/{pid}/exe")).unwrap()
+}
+
+/// The held exe must sit on a read-only mount or be a memfd sealed against
+/// writes, and reopening it for writing must fail (EROFS on a read-only
+/// mount; ETXTBSY while some kiste still runs it, as parallel tests may).
+/// Nothing is ever written: a failing test must not damage the binary.
+fn write_refused(held: &std::fs::File) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}", held.as_raw_fd());
+    let c = std::ffi::CString::new(path.clone()).unwrap();
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let ro = unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0 && st.f_flag & libc::ST_RDONLY != 0;
+    let sealed = std::fs::File::open(&path)
+        .map(|f| unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) })
+        .is_ok_and(|seals| seals >= 0 && seals & libc::F_SEAL_WRITE != 0);
+    if !ro && !sealed {
+        return Err(format!("{} is on a writable mount and not a sealed memfd", std::fs::read_link(&path).unwrap().display()));
+    }
+    match std::fs::OpenOptions::new().write(true).open(&path) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EROFS) | Some(libc::ETXTBSY)) => Ok(()),
+        Err(e) => Err(format!("refused, but not as expected: {e}")),
+        // A sealed memfd opens for writing; its seal refuses every write.
+        Ok(_) if sealed => Ok(()),
+        Ok(_) => Err("the executable could be opened for writing".to_string()),
+    }
+}
+
+/// CVE-2019-5736: the init of a created container does not run from a file
+/// anyone can write: the fd a container could take on its /proc/PID/exe
+/// cannot be reopened for writing once the init is gone.
 #[test]
-fn cve_2019_5736_the_init_runs_from_a_sealed_copy() {
+fn cve_2019_5736_the_init_runs_from_a_write_protected_exe() {
     let before = sha(KISTE);
     let env = Env::new("exe", "true");
     let id = env.id("a");
     assert!(env.create(&id).status.success());
     let pid = env.state(&id)["pid"].as_i64().unwrap();
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-    assert!(exe.to_string_lossy().starts_with("/memfd:kiste"), "init runs from {}", exe.display());
-    match std::fs::OpenOptions::new().write(true).open(format!("/proc/{pid}/exe")) {
-        Err(_) => {}
-        Ok(mut f) => assert!(f.write_all(b"overwritten").is_err(), "the init's executable could be written"),
-    }
+    let held = hold_exe(pid);
+    assert!(env.kiste(&["delete", "-f", &id]).status.success());
+    let res = write_refused(&held);
     assert_eq!(sha(KISTE), before);
+    res.unwrap();
+    env.assert_clean(&id);
 }
 
 /// CVE-2019-5736, the attack itself: a container program `#!/proc/self/exe`
@@ -60,11 +93,11 @@ fn cve_2019_5736_proc_self_exe_shebang_does_not_reach_the_host_binary() {
 }
 
 /// CVE-2019-5736 through `exec`: the exec'd process is a fork of `kiste
-/// exec` until its execve, so `kiste exec` runs from a sealed copy too, and
+/// exec` until its execve, so `kiste exec` runs from a protected exe too, and
 /// a `#!/proc/self/exe` program exec'd into the container leaves the host
 /// binary as it was.
 #[test]
-fn cve_2019_5736_exec_runs_from_a_sealed_copy() {
+fn cve_2019_5736_exec_runs_from_a_write_protected_exe() {
     use std::io::BufRead;
     let before = sha(KISTE);
     let env = Env::new("execexe", "sleep 30");
@@ -76,10 +109,10 @@ fn cve_2019_5736_exec_runs_from_a_sealed_copy() {
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
-    let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
+    let held = hold_exe(child.id() as i64);
     let _ = child.kill();
     let _ = child.wait();
-    assert!(exe.to_string_lossy().starts_with("/memfd:kiste"), "kiste exec runs from {}", exe.display());
+    write_refused(&held).unwrap();
     let out = env.kiste(&["exec", &id, "/evil"]);
     assert!(!out.status.success());
     assert_eq!(sha(KISTE), before);

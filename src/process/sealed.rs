@@ -1,36 +1,79 @@
 //! CVE-2019-5736: a container must never get a writable handle on the kiste
-//! binary. The init is a fork of kiste, so until its final execve its
-//! /proc/self/exe is kiste; a container program `#!/proc/self/exe` would make
-//! the kernel run kiste's own file inside the container, where it could be
-//! reopened for writing. So `create` and `run` first re-execute kiste from a
-//! sealed, read-only memfd copy: /proc/self/exe then leads to that copy.
+//! binary. The init (and an exec'd process) is a fork of kiste, so until its
+//! final execve its /proc/self/exe is kiste's; a container program
+//! `#!/proc/self/exe` would make the kernel run that file inside the
+//! container, where it could be reopened for writing. So `create`, `run`
+//! and `exec` first re-execute kiste from a file nobody can write:
+//!
+//! - kiste's own file, through a private read-only bind mount of it (a
+//!   detached mount, never attached anywhere, gone when kiste exits): no
+//!   copy, so it costs one execve. Writing through /proc/PID/exe then fails
+//!   with EROFS; only a process with CAP_SYS_ADMIN in the host's user
+//!   namespace (a privileged container, which is no boundary anyway) could
+//!   clone that mount and clear its read-only flag.
+//! - failing that (no open_tree), a sealed memfd copy, as runc did first.
+//!
+//! When kiste's file already sits on a read-only mount, or runs from a
+//! sealed memfd, there is nothing to do.
 
 use crate::error::{Context, Result};
+use crate::rootfs::fdmount::{clone_tree, set_attr};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// Is this process running from a sealed memfd?
-pub fn is_sealed() -> bool {
+/// Can /proc/self/exe be written by nobody: on a read-only mount, or a
+/// sealed memfd?
+pub fn is_protected() -> bool {
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) } == 0 && st.f_flag & libc::ST_RDONLY != 0 {
+        return true;
+    }
     let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
     seals >= 0 && seals & SEALS == SEALS
 }
 
-/// Re-executes the current command from a sealed copy, unless already there.
-/// Returns only on error.
+/// Re-executes the current command from a protected file, unless already
+/// there. Returns only on error.
 pub fn ensure() -> Result<()> {
-    if is_sealed() {
+    if is_protected() {
         return Ok(());
     }
+    let (args, env) = argv_envp();
+    if let Ok(exe) = read_only_exe() {
+        // Returns only if the kernel refused; then the copy.
+        execveat(&exe, &args, &env);
+    }
+    let mem = sealed_copy()?;
+    let e = nix::unistd::fexecve(&mem, &args, &env).unwrap_err();
+    Err(e).context("re-execute kiste from a sealed copy")
+}
+
+/// kiste's file, opened through a read-only bind mount of its own.
+fn read_only_exe() -> std::result::Result<OwnedFd, nix::errno::Errno> {
+    let tree = clone_tree(libc::AT_FDCWD, "/proc/self/exe", false)?;
+    set_attr(&tree, libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV, 0, 0, false)?;
+    Ok(tree)
+}
+
+fn execveat(fd: &OwnedFd, args: &[CString], env: &[CString]) -> nix::errno::Errno {
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    unsafe { libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), c"".as_ptr(), argv.as_ptr(), envp.as_ptr(), libc::AT_EMPTY_PATH) };
+    nix::errno::Errno::last()
+}
+
+fn sealed_copy() -> Result<OwnedFd> {
     let exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
     let len = exe.metadata().context("stat /proc/self/exe")?.len();
-    let name = c"kiste";
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    let fd = unsafe { libc::memfd_create(c"kiste".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(nix::errno::Errno::last()).context("memfd_create");
     }
@@ -46,8 +89,12 @@ pub fn ensure() -> Result<()> {
     if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
         return Err(nix::errno::Errno::last()).context("seal memfd");
     }
-    let args: Vec<CString> = std::env::args_os().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
-    let env: Vec<CString> = std::env::vars_os()
+    Ok(mem)
+}
+
+fn argv_envp() -> (Vec<CString>, Vec<CString>) {
+    let args = std::env::args_os().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
+    let env = std::env::vars_os()
         .map(|(k, v)| {
             let mut b = k.as_bytes().to_vec();
             b.push(b'=');
@@ -55,6 +102,5 @@ pub fn ensure() -> Result<()> {
             CString::new(b).unwrap_or_default()
         })
         .collect();
-    let e = nix::unistd::fexecve(&mem, &args, &env).unwrap_err();
-    Err(e).context("re-execute kiste from a sealed copy")
+    (args, env)
 }
