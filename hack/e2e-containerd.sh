@@ -13,12 +13,12 @@
 # kiste); the distinct subcommands and flags are printed at the end, and
 # the whole log is copied to $ARGV_LOG if that is set.
 #
-# Environment: KISTE (default target/release/kiste), KEEP=1 keeps the
+# Environment: KISTE (default target/x86_64-unknown-linux-gnu/release/kiste), KEEP=1 keeps the
 # temporary directory. Needs root.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-kiste=$(readlink -f "${KISTE:-target/release/kiste}")
+kiste=$(readlink -f "${KISTE:-target/x86_64-unknown-linux-gnu/release/kiste}")
 [ -x "$kiste" ] || { echo "e2e-containerd: no kiste binary at $kiste" >&2; exit 1; }
 
 missing=()

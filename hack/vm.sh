@@ -13,7 +13,7 @@
 # nested KVM is broken on some hosts (QEMU aborts on MSR 0x10a, or hangs).
 #
 # Options:
-#   --kiste PATH      kiste binary to copy in (default: target/release/kiste)
+#   --kiste PATH      kiste binary to copy in (default: target/x86_64-unknown-linux-gnu/release/kiste)
 #   --bundle DIR      copy DIR to /bundle instead of making the default bundle
 #   --add SRC[:DEST]  copy a file or directory into the VM (default DEST:
 #                     /root/ + SRC's base name); may be repeated
@@ -38,7 +38,7 @@ usage() {
     exit 2
 }
 
-kiste=$repo/target/release/kiste
+kiste=$repo/target/x86_64-unknown-linux-gnu/release/kiste
 bundle=
 timeout_s=120
 kernel=
@@ -118,9 +118,10 @@ done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 echo 'root:x:0:' >"$root/etc/group"
 
-# kiste and the shared libraries it needs, at the paths ldd names.
+# kiste and the shared libraries it needs (none when it is static, as our
+# build makes it), at the paths ldd names.
 cp "$kiste" "$root/usr/local/bin/kiste"
-ldd "$kiste" | grep -o '/[^ ]*' | sort -u | while IFS= read -r lib; do
+{ ldd "$kiste" 2>/dev/null || true; } | { grep -o '/[^ ]*' || true; } | sort -u | while IFS= read -r lib; do
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
 done
