@@ -51,8 +51,17 @@ fn exec_joins_the_container_and_returns_the_exit_code() {
         .unwrap();
     assert!(status.success(), "{status}: {}", std::fs::read_to_string(env.dir.join("exec-d.log")).unwrap());
     let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(cmdline.starts_with("sleep"), "{cmdline}");
+    // Detached exec returns once the process is set up, just before its
+    // execve (as runc's does): give the execve a moment.
+    let mut cmdline = String::new();
+    for _ in 0..200 {
+        cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.starts_with("sleep") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(cmdline.starts_with("sleep"), "{cmdline:?}");
     let ps: Vec<i32> = serde_json::from_slice(&env.kiste(&["ps", "-f", "json", &id]).stdout).unwrap();
     assert!(ps.contains(&pid), "{ps:?}");
     // --process: a process.json.

@@ -99,13 +99,21 @@ pub fn rules(spec: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec<Rule> {
     out
 }
 
-/// v1: one write per rule.
+/// v1: one write per rule (the kernel takes one rule per write), through
+/// one open file for each of devices.allow and devices.deny.
 pub fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
+    use std::io::Write;
+    let (mut allow, mut deny) = (None, None);
     for r in rules {
-        let file = if r.allow { "devices.allow" } else { "devices.deny" };
+        let (name, slot) = if r.allow { ("devices.allow", &mut allow) } else { ("devices.deny", &mut deny) };
+        let path = dir.join(name);
+        if slot.is_none() {
+            *slot = Some(std::fs::OpenOptions::new().write(true).open(&path).with_context(|| format!("open {}", path.display()))?);
+        }
         let line = r.v1_line();
-        std::fs::write(dir.join(file), &line)
-            .with_context(|| format!("linux.resources.devices: write {line:?} to {}", dir.join(file).display()))?;
+        if let Some(f) = slot {
+            f.write_all(line.as_bytes()).with_context(|| format!("linux.resources.devices: write {line:?} to {}", path.display()))?;
+        }
     }
     Ok(())
 }

@@ -86,6 +86,15 @@ enum Command {
 }
 
 pub fn main() -> i32 {
+    // The commands that put a process into a container re-execute kiste
+    // from a protected file first (CVE-2019-5736): done before parsing, so
+    // the parse is not paid twice. (A word taken for a command here that is
+    // not one only costs that re-exec; the commands check again.)
+    if std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "create" || a == "run" || a == "exec")
+        && let Err(e) = crate::process::sealed::ensure()
+    {
+        return fail(e);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -107,9 +107,10 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
     let mut c = Container { id: o.id.clone(), dir, state, _lock: lock };
     let mut cgroup = Cgroup::default();
     let res = (|| -> Result<Spawned> {
-        c.save()?;
         let cgroups_path = cfg.spec.linux().as_ref().and_then(|l| l.cgroups_path().as_deref());
-        // Recorded before made: `delete` after a crash finds them.
+        // Recorded before made: `delete` after a crash finds them. (A crash
+        // before this first save leaves a bare directory, which `delete`
+        // removes.)
         cgroup = Cgroup::plan(cgroups_path, &o.id)?;
         c.state.cgroup = cgroup.dirs.clone();
         c.save()?;

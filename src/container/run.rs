@@ -30,7 +30,10 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
     }
     drop(spawned.channel);
     super::state::run_late_hooks(&c.state, super::state::Status::Running, false);
+    crate::logging::stage("start");
     let code = super::foreground::wait(spawned.pid, &set, spawned.pty);
+    crate::logging::stage("container ran");
     destroy(&c);
+    crate::logging::stage("teardown");
     Ok(code)
 }
