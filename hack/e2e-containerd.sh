@@ -17,19 +17,13 @@
 # temporary directory. Needs root.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=hack/lib.sh
+. hack/lib.sh
 
 kiste=$(readlink -f "${KISTE:-target/x86_64-unknown-linux-gnu/release/kiste}")
 [ -x "$kiste" ] || { echo "e2e-containerd: no kiste binary at $kiste" >&2; exit 1; }
 
-missing=()
-for p in containerd busybox-static; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "e2e-containerd: installing ${missing[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
-fi
+ensure_packages containerd busybox-static >&2 || { echo "e2e-containerd: could not install containerd busybox-static" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/kiste-e2e-ctr.XXXXXX)
 ns=kiste-e2e

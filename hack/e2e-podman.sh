@@ -28,15 +28,7 @@ kiste=$(readlink -f "${KISTE:-target/x86_64-unknown-linux-gnu/release/kiste}")
 [ -x "$kiste" ] || { echo "e2e-podman: no kiste binary at $kiste" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "e2e-podman: needs root" >&2; exit 1; }
 
-missing=()
-for p in podman conmon busybox-static bsdutils; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "e2e-podman: installing ${missing[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
-fi
+ensure_packages podman conmon busybox-static bsdutils >&2 || { echo "e2e-podman: could not install podman conmon busybox-static bsdutils" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/kiste-e2e-podman.XXXXXX)
 image=localhost/kiste-busybox:e2e

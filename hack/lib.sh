@@ -10,21 +10,24 @@ heading() {
     printf '\n==> %s\n' "$*"
 }
 
-# Installs whatever of KISTE_PACKAGES is missing (apt-get update first, and
-# only then). Returns non-zero if that was not possible.
+# Installs whatever of the named packages (default: KISTE_PACKAGES) is
+# missing (apt-get update first, and only then). Returns non-zero if that was
+# not possible.
 ensure_packages() {
+    local wanted=("$@")
+    [ ${#wanted[@]} -gt 0 ] || wanted=("${KISTE_PACKAGES[@]}")
     if ! command -v dpkg-query >/dev/null 2>&1; then
-        echo "not a Debian system: make sure these are installed: ${KISTE_PACKAGES[*]}"
+        echo "not a Debian system: make sure these are installed: ${wanted[*]}"
         return 0
     fi
     local missing=() p
-    for p in "${KISTE_PACKAGES[@]}"; do
+    for p in "${wanted[@]}"; do
         if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed'; then
             missing+=("$p")
         fi
     done
     if [ ${#missing[@]} -eq 0 ]; then
-        echo "all present: ${KISTE_PACKAGES[*]}"
+        echo "all present: ${wanted[*]}"
         return 0
     fi
     echo "installing: ${missing[*]}"
