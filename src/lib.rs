@@ -13,6 +13,7 @@ pub mod container;
 pub mod error;
 pub mod features;
 pub mod hooks;
+pub mod image;
 pub mod logging;
 pub mod lsm;
 pub mod namespaces;

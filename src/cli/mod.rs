@@ -7,6 +7,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+mod image;
 mod kill;
 mod list;
 mod pause;
@@ -46,6 +47,9 @@ struct Cli {
     /// Accepted for compatibility; unused
     #[arg(long, global = true, hide = true)]
     criu: Option<String>,
+    /// Where images, layers and volumes are kept (the high-level commands)
+    #[arg(long = "data-root", global = true, default_value = crate::image::store::DEFAULT_DATA_ROOT)]
+    data_root: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,6 +87,9 @@ enum Command {
     Exec(exec::Args),
     /// Print what this runtime supports, as JSON (runtime-spec features)
     Features(features::Args),
+    /// Manage images (import, ls, inspect)
+    #[command(subcommand)]
+    Image(image::Command),
 }
 
 pub fn main() -> i32 {
@@ -129,6 +136,7 @@ pub fn main() -> i32 {
         Command::Events(a) => events::exec(&root, a),
         Command::Features(a) => features::exec(a),
         Command::Exec(a) => exec::exec(&root, a),
+        Command::Image(c) => image::exec(&cli.data_root, c),
     };
     logging::report_stages();
     match res {

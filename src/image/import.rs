@@ -1,0 +1,219 @@
+//! `image import`: an OCI image layout (a directory, or a tar of one as
+//! `skopeo copy … oci-archive:` writes) into the store. Every blob is
+//! checked against its digest on the way in, and every layer is unpacked
+//! once, checked against its diff_id, into a directory of its own.
+
+use super::digest::{Digest, Hashing};
+use super::store::{ImageRecord, Store, normalize_name};
+use super::unpack::unpack;
+use crate::error::{Context, Error, Result};
+use serde_json::Value;
+use std::io::Read;
+use std::path::Path;
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// Imports the images of the layout at `src`; `name` names the image (else
+/// the layout's ref name annotation). Progress goes to `progress`.
+pub fn import(store: &Store, src: &Path, name: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<Vec<ImageRecord>> {
+    let index: Value = if src.is_dir() { from_dir(src)? } else { from_tar(store, src, progress)? };
+    let manifests = index["manifests"].as_array().ok_or_else(|| Error::msg(format!("{}: index.json has no manifests", src.display())))?;
+    if manifests.is_empty() {
+        crate::bail!("{}: index.json lists no image", src.display());
+    }
+    if name.is_some() && manifests.len() > 1 {
+        crate::bail!("{}: the layout holds {} images; a name can only be given to one", src.display(), manifests.len());
+    }
+    let mut out = Vec::new();
+    for (i, desc) in manifests.iter().enumerate() {
+        let ref_name = desc["annotations"][REF_NAME].as_str();
+        let name = match (name, ref_name) {
+            (Some(n), _) => normalize_name(n),
+            (None, Some(r)) if r.contains(':') || r.contains('/') => normalize_name(r),
+            (None, Some(tag)) => format!("{}:{tag}", stem(src)),
+            (None, None) => crate::bail!("{}: manifests[{i}] has no {REF_NAME}: give the image a name", src.display()),
+        };
+        let manifest = resolve_manifest(store, src, desc)?;
+        out.push(import_image(store, src, &name, &manifest, progress)?);
+    }
+    Ok(out)
+}
+
+fn stem(p: &Path) -> String {
+    let s = p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+    s.trim_end_matches(".tar").trim_end_matches(".oci").to_string()
+}
+
+fn json(bytes: &[u8], what: &str) -> Result<Value> {
+    serde_json::from_slice(bytes).map_err(|e| Error::msg(format!("{what}: invalid JSON: {e}")))
+}
+
+fn digest_of(desc: &Value, what: &str) -> Result<Digest> {
+    let d = desc["digest"].as_str().ok_or_else(|| Error::msg(format!("{what}: no digest")))?;
+    Digest::parse(d).with_context(|| what.to_string())
+}
+
+fn from_dir(dir: &Path) -> Result<Value> {
+    check_layout(&std::fs::read(dir.join("oci-layout")).with_context(|| format!("{}: not an OCI image layout", dir.display()))?)?;
+    let index = json(&std::fs::read(dir.join("index.json")).with_context(|| format!("{}: read index.json", dir.display()))?, "index.json")?;
+    // Blobs are copied (and checked) as the manifests name them.
+    Ok(index)
+}
+
+fn check_layout(bytes: &[u8]) -> Result<()> {
+    let v = json(bytes, "oci-layout")?;
+    match v["imageLayoutVersion"].as_str() {
+        Some(ver) if ver.starts_with("1.") => Ok(()),
+        other => crate::bail!("oci-layout: imageLayoutVersion {other:?} is not 1.x"),
+    }
+}
+
+/// A tar of a layout: every blob goes into the store as it streams past
+/// (checked against the digest its name claims).
+fn from_tar(store: &Store, file: &Path, progress: &mut dyn FnMut(&str)) -> Result<Value> {
+    let f = std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?;
+    let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
+    let (mut index, mut layout) = (None, None);
+    for entry in archive.entries().with_context(|| format!("{}: read", file.display()))? {
+        let mut e = entry.with_context(|| format!("{}: read", file.display()))?;
+        let path = String::from_utf8_lossy(&e.path_bytes()).trim_start_matches("./").to_string();
+        if path == "index.json" {
+            let mut b = Vec::new();
+            e.read_to_end(&mut b)?;
+            index = Some(json(&b, "index.json")?);
+        } else if path == "oci-layout" {
+            let mut b = Vec::new();
+            e.read_to_end(&mut b)?;
+            layout = Some(b);
+        } else if path == "manifest.json" {
+            crate::bail!("{}: a docker-archive (docker save); only OCI layouts are supported yet", file.display());
+        } else if let Some(hex) = path.strip_prefix("blobs/sha256/")
+            && !hex.is_empty()
+        {
+            let d = Digest::parse(&format!("sha256:{hex}")).with_context(|| format!("{}: {path}", file.display()))?;
+            let size = e.header().size().ok();
+            if store.put_blob(&d, size, &mut e)? {
+                progress(&format!("blob {} {}", d.short(), human(size.unwrap_or(0))));
+            }
+        }
+    }
+    check_layout(&layout.ok_or_else(|| Error::msg(format!("{}: no oci-layout file: not an OCI image layout", file.display())))?)?;
+    index.ok_or_else(|| Error::msg(format!("{}: no index.json", file.display())))
+}
+
+/// Copies a blob from a layout directory into the store (checked), unless
+/// it is there already.
+fn fetch(store: &Store, src: &Path, d: &Digest, size: Option<u64>) -> Result<()> {
+    if src.is_dir() {
+        let p = src.join("blobs/sha256").join(d.hex());
+        let f = std::fs::File::open(&p).with_context(|| format!("{}: blob {d} is missing", src.display()))?;
+        store.put_blob(d, size, f)?;
+    } else if !store.blob_path(d).exists() {
+        crate::bail!("{}: blob {d} is missing from the archive", src.display());
+    }
+    Ok(())
+}
+
+/// The image manifest a descriptor leads to; an index picks linux/amd64.
+fn resolve_manifest(store: &Store, src: &Path, desc: &Value) -> Result<Value> {
+    let mut desc = desc.clone();
+    for _ in 0..4 {
+        let d = digest_of(&desc, "index.json: manifest")?;
+        fetch(store, src, &d, desc["size"].as_u64())?;
+        let m = json(&store.read_blob(&d)?, &format!("manifest {d}"))?;
+        let media = m["mediaType"].as_str().or(desc["mediaType"].as_str()).unwrap_or("");
+        if media.contains("index") || media.contains("manifest.list") || m["manifests"].is_array() {
+            let list = m["manifests"].as_array().cloned().unwrap_or_default();
+            desc = list
+                .into_iter()
+                .find(|x| x["platform"]["os"] == "linux" && x["platform"]["architecture"] == "amd64")
+                .ok_or_else(|| Error::msg(format!("index {d}: no linux/amd64 image")))?;
+            continue;
+        }
+        return Ok(m);
+    }
+    crate::bail!("{}: indexes nested too deep", src.display())
+}
+
+fn import_image(store: &Store, src: &Path, name: &str, manifest: &Value, progress: &mut dyn FnMut(&str)) -> Result<ImageRecord> {
+    let config_d = digest_of(&manifest["config"], "manifest: config")?;
+    fetch(store, src, &config_d, manifest["config"]["size"].as_u64())?;
+    let config = json(&store.read_blob(&config_d)?, &format!("image config {config_d}"))?;
+    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    let diff_ids = config["rootfs"]["diff_ids"].as_array().cloned().unwrap_or_default();
+    if layers.len() != diff_ids.len() {
+        crate::bail!("image {name}: {} layers in the manifest but {} diff_ids in the config", layers.len(), diff_ids.len());
+    }
+    let mut size = 0;
+    let mut ids = Vec::new();
+    for (i, (layer, diff)) in layers.iter().zip(&diff_ids).enumerate() {
+        let what = format!("image {name}: layer {}/{}", i + 1, layers.len());
+        let blob = digest_of(layer, &what)?;
+        let diff_id = Digest::parse(diff.as_str().unwrap_or("")).with_context(|| format!("{what}: diff_id"))?;
+        fetch(store, src, &blob, layer["size"].as_u64())?;
+        let bytes = std::fs::metadata(store.blob_path(&blob)).map_or(0, |m| m.len());
+        size += bytes;
+        if store.layer_path(&diff_id).exists() {
+            progress(&format!("{what} {} {}: already unpacked", blob.short(), human(bytes)));
+        } else {
+            unpack_layer(store, &blob, &diff_id, layer["mediaType"].as_str().unwrap_or("")).with_context(|| what.clone())?;
+            progress(&format!("{what} {} {}: unpacked", blob.short(), human(bytes)));
+        }
+        ids.push(diff_id.to_string());
+    }
+    let rec = ImageRecord {
+        name: name.to_string(),
+        manifest: Digest::of(&serde_json::to_vec(manifest).unwrap_or_default()).to_string(),
+        config: config_d.to_string(),
+        layers: ids,
+        size,
+    };
+    store.set_image(rec.clone())?;
+    progress(&format!("image {name}: {} ({} layers, {})", config_d.short(), rec.layers.len(), human(size)));
+    Ok(rec)
+}
+
+/// Unpacks a layer blob into tmp/, checks the uncompressed stream against
+/// the diff_id, and only then renames it into layers/.
+fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest, media: &str) -> Result<()> {
+    let mut f = std::io::BufReader::with_capacity(1 << 20, store.open_blob(blob)?);
+    let magic = {
+        use std::io::BufRead;
+        f.fill_buf().context("read layer")?.get(..4).map(|m| m.to_vec()).unwrap_or_default()
+    };
+    let gzip = media.ends_with("gzip") || magic.starts_with(&[0x1f, 0x8b]);
+    let zstd = media.ends_with("zstd") || magic == [0x28, 0xb5, 0x2f, 0xfd];
+    let stream: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else if zstd {
+        Box::new(zstd::stream::read::Decoder::with_buffer(f).context("zstd")?)
+    } else {
+        Box::new(f)
+    };
+    let tmp = store.temp_dir("layer")?;
+    let res = (|| -> Result<()> {
+        let mut h = Hashing::new(stream);
+        let skipped = unpack(&mut h, &tmp)?;
+        let (got, _) = h.finish().context("read layer")?;
+        if got != *diff_id {
+            crate::bail!("its content hashes to {got}, not to its diff_id {diff_id}");
+        }
+        if !skipped.devices.is_empty() {
+            crate::logging::warn(&format!("layer {}: device nodes not created: {}", blob.short(), skipped.devices.join(", ")));
+        }
+        std::fs::rename(&tmp, store.layer_path(diff_id)).context("move the layer into place")?;
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    res
+}
+
+pub fn human(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}

@@ -1,0 +1,49 @@
+//! Images for the high-level layer: a content store of blobs by digest,
+//! layers unpacked once each (safely), and image names.
+
+pub mod digest;
+pub mod import;
+pub mod store;
+pub mod unpack;
+
+use crate::error::{Error, Result};
+use serde_json::{Value, json};
+use store::Store;
+
+/// `image ls`: one row per image name.
+pub fn list(store: &Store) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for i in store.images()? {
+        let config = read_config(store, &i.config)?;
+        let (repo, tag) = i.name.rsplit_once(':').unwrap_or((&i.name, ""));
+        out.push(json!({
+            "Repository": repo, "Tag": tag, "Id": i.config, "Created": config["created"],
+            "Size": i.size, "Layers": i.layers.len(),
+        }));
+    }
+    Ok(out)
+}
+
+/// `image inspect`: what docker shows, from the config and the record.
+pub fn inspect(store: &Store, name: &str) -> Result<Value> {
+    let i = store.find(name)?;
+    let config = read_config(store, &i.config)?;
+    Ok(json!({
+        "Id": i.config,
+        "RepoTags": [i.name],
+        "Manifest": i.manifest,
+        "Created": config["created"],
+        "Author": config["author"],
+        "Architecture": config["architecture"],
+        "Os": config["os"],
+        "Config": config["config"],
+        "RootFS": {"Type": "layers", "Layers": i.layers},
+        "Size": i.size,
+        "History": config["history"],
+    }))
+}
+
+fn read_config(store: &Store, config: &str) -> Result<Value> {
+    let d = digest::Digest::parse(config)?;
+    serde_json::from_slice(&store.read_blob(&d)?).map_err(|e| Error::msg(format!("image config {config}: {e}")))
+}

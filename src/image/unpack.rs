@@ -1,0 +1,200 @@
+//! Unpacking one layer (a tar stream) into an empty directory of its own,
+//! safely: every path is resolved inside that directory (`openat2` with
+//! `RESOLVE_IN_ROOT`), `..` in an entry's name is refused, the last
+//! component is never followed (a write never goes through a symlink),
+//! hardlinks can only point inside the layer, and device nodes are not made.
+//! OCI whiteouts become overlayfs ones: `.wh.NAME` a 0:0 character device,
+//! `.wh..wh..opq` the `trusted.overlay.opaque` attribute.
+
+use crate::error::{Context, Error, Result};
+use crate::rootfs::resolve;
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// What unpacking left out, for a warning.
+#[derive(Default, Debug)]
+pub struct Skipped {
+    pub devices: Vec<String>,
+}
+
+/// Unpacks the tar stream `r` into `dest`, an existing empty directory.
+pub fn unpack(r: impl Read, dest: &Path) -> Result<Skipped> {
+    let root = open_dir(dest)?;
+    let mut skipped = Skipped::default();
+    let mut archive = tar::Archive::new(r);
+    let root_user = nix::unistd::geteuid().is_root();
+    for (i, entry) in archive.entries().context("read layer")?.enumerate() {
+        let mut e = entry.with_context(|| format!("read layer entry {i}"))?;
+        let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let what = || format!("layer entry {raw:?}");
+        let Some(path) = clean(&raw).with_context(what)? else { continue };
+        let name = path.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default();
+        let parent_path = path.parent().unwrap_or(Path::new(""));
+        // Whiteouts, in overlayfs' own form.
+        if name == b".wh..wh..opq" {
+            let dir = resolve::mkdir_all(&root, parent_path, 0o755).with_context(what)?;
+            let dir = reopen(&dir, libc::O_RDONLY | libc::O_DIRECTORY).with_context(what)?;
+            xattr(&dir, "trusted.overlay.opaque", b"y").with_context(what)?;
+            continue;
+        }
+        let parent = resolve::mkdir_all(&root, parent_path, 0o755).with_context(what)?;
+        if let Some(hidden) = name.strip_prefix(b".wh.") {
+            let c = cname(hidden)?;
+            remove(&parent, &c).with_context(what)?;
+            check(unsafe { libc::mknodat(parent.as_raw_fd(), c.as_ptr(), libc::S_IFCHR, 0) }).with_context(what)?;
+            continue;
+        }
+        let c = cname(&name)?;
+        let header = e.header().clone();
+        let kind = header.entry_type();
+        let mut mode = header.mode().unwrap_or(0o644) & 0o7777;
+        if !root_user {
+            mode &= !0o6000;
+        }
+        if !kind.is_dir() {
+            remove(&parent, &c).with_context(what)?;
+        }
+        match kind {
+            tar::EntryType::Directory => match check(unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o700) }) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(err) => return Err(err).with_context(what),
+            },
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                let fd = unsafe {
+                    libc::openat(
+                        parent.as_raw_fd(),
+                        c.as_ptr(),
+                        libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                        0o600,
+                    )
+                };
+                if fd < 0 {
+                    return Err(Errno::last()).with_context(what);
+                }
+                let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+                std::io::copy(&mut e, &mut f).with_context(what)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = e.link_name_bytes().ok_or_else(|| Error::msg(format!("{}: a symlink without a target", what())))?;
+                let t = cname(&target)?;
+                check(unsafe { libc::symlinkat(t.as_ptr(), parent.as_raw_fd(), c.as_ptr()) }).with_context(what)?;
+            }
+            tar::EntryType::Link => {
+                let target = e.link_name_bytes().ok_or_else(|| Error::msg(format!("{}: a hardlink without a target", what())))?;
+                let target = String::from_utf8_lossy(&target).into_owned();
+                let t =
+                    clean(&target).with_context(what)?.ok_or_else(|| Error::msg(format!("{}: a hardlink to the layer's root", what())))?;
+                let src = resolve::open(&root, &t, libc::O_PATH | libc::O_NOFOLLOW)
+                    .with_context(|| format!("{}: hardlink target {target:?} (inside the layer)", what()))?;
+                let ret = unsafe { libc::linkat(src.as_raw_fd(), c"".as_ptr(), parent.as_raw_fd(), c.as_ptr(), libc::AT_EMPTY_PATH) };
+                check(ret).with_context(what)?;
+                continue; // a hardlink shares its target's owner and mode
+            }
+            tar::EntryType::Fifo => {
+                check(unsafe { libc::mknodat(parent.as_raw_fd(), c.as_ptr(), libc::S_IFIFO | 0o600, 0) }).with_context(what)?;
+            }
+            tar::EntryType::Char | tar::EntryType::Block => {
+                // The runtime makes the devices a container gets.
+                skipped.devices.push(path.display().to_string());
+                continue;
+            }
+            // Global/extended headers and the like carry no file.
+            _ => continue,
+        }
+        let uid = header.uid().unwrap_or(0) as u32;
+        let gid = header.gid().unwrap_or(0) as u32;
+        check(unsafe { libc::fchownat(parent.as_raw_fd(), c.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).with_context(what)?;
+        if !kind.is_symlink() {
+            check(unsafe { libc::fchmodat(parent.as_raw_fd(), c.as_ptr(), mode, 0) }).with_context(what)?;
+        }
+        if let Ok(mtime) = header.mtime() {
+            let t = libc::timespec { tv_sec: mtime as libc::time_t, tv_nsec: 0 };
+            let times = [t, t];
+            unsafe { libc::utimensat(parent.as_raw_fd(), c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+        }
+    }
+    Ok(skipped)
+}
+
+/// An entry's name as a relative path: a leading `/` or `./` is dropped,
+/// `..` is refused. None for the layer's root itself.
+fn clean(raw: &str) -> Result<Option<PathBuf>> {
+    let mut out = PathBuf::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => crate::bail!("'..' in a layer path leads out of the layer"),
+            p => out.push(p),
+        }
+    }
+    Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
+}
+
+fn cname(b: &[u8]) -> Result<CString> {
+    CString::new(b).map_err(|_| Error::msg("a name with a NUL byte"))
+}
+
+fn check(ret: i32) -> std::result::Result<(), Errno> {
+    if ret < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+fn open_dir(p: &Path) -> Result<OwnedFd> {
+    let c = cname(p.as_os_str().as_bytes())?;
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Errno::last()).with_context(|| format!("open {}", p.display()));
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn reopen(fd: &OwnedFd, flags: i32) -> std::result::Result<OwnedFd, Errno> {
+    let ret = unsafe { libc::openat(fd.as_raw_fd(), c".".as_ptr(), flags | libc::O_CLOEXEC) };
+    if ret < 0 { Err(Errno::last()) } else { Ok(unsafe { OwnedFd::from_raw_fd(ret) }) }
+}
+
+fn xattr(fd: &OwnedFd, name: &str, value: &[u8]) -> std::result::Result<(), Errno> {
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    check(unsafe { libc::fsetxattr(fd.as_raw_fd(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+}
+
+/// Removes what a later entry replaces (not a directory: a directory entry
+/// over an existing directory only changes its attributes).
+fn remove(parent: &OwnedFd, name: &CString) -> std::result::Result<(), Errno> {
+    match check(unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), 0) }) {
+        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Err(Errno::EISDIR) => remove_tree(parent, name, 0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the directory `name` and everything in it, by fd, following no
+/// symlink.
+fn remove_tree(parent: &OwnedFd, name: &CString, depth: u32) -> std::result::Result<(), Errno> {
+    if depth > 512 {
+        return Err(Errno::ELOOP);
+    }
+    let fd =
+        unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    let names: Vec<CString> = nix::dir::Dir::from_fd(dir.try_clone().map_err(|_| Errno::EBADF)?)?
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    for n in names {
+        match check(unsafe { libc::unlinkat(dir.as_raw_fd(), n.as_ptr(), 0) }) {
+            Err(Errno::EISDIR) => remove_tree(&dir, &n, depth + 1)?,
+            Err(Errno::ENOENT) | Ok(()) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    check(unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) })
+}
