@@ -254,6 +254,27 @@ fn run_forwards_signals_to_the_container() {
     env.assert_clean(&id);
 }
 
+/// A container run in the foreground can be reached from elsewhere while it
+/// runs: `state`, `exec`, `kill` (and `delete --force`) do not wait for it.
+#[test]
+fn a_foreground_run_does_not_lock_out_other_commands() {
+    let env = Env::new("fglock", "touch /tmp/ready; sleep 30");
+    env.config(|c| c["root"]["readonly"] = false.into());
+    let id = env.id("a");
+    let child = env.cmd(&["run", "-b", env.bundle.to_str().unwrap(), &id]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    wait_file(&env.bundle.join("rootfs/tmp/ready"));
+    let t = std::time::Instant::now();
+    assert_eq!(env.status(&id), "running");
+    let out = env.kiste(&["exec", &id, "echo", "in"]);
+    assert_eq!(stdout(&out), "in\n", "{}", stderr(&out));
+    let out = env.kiste(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = child.wait_with_output().unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert_eq!(out.status.code(), Some(137));
+    env.assert_clean(&id);
+}
+
 #[test]
 fn tmpcopyup_fills_a_tmpfs_with_what_the_rootfs_held_there() {
     let env = Env::new(

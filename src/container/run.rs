@@ -31,9 +31,16 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
     drop(spawned.channel);
     super::state::run_late_hooks(&c.state, super::state::Status::Running, false);
     crate::logging::stage("start");
+    // The container's lock is not held while it runs: `kill`, `state`,
+    // `pause`, `exec` from elsewhere must not wait for it to end.
+    drop(c);
     let code = super::foreground::wait(spawned.pid, &set, spawned.pty);
     crate::logging::stage("container ran");
-    destroy(&c);
+    // Unless someone deleted it meanwhile (`delete --force`), it is ours
+    // to remove.
+    if let Ok(c) = super::Container::open(root, &o.id) {
+        destroy(&c);
+    }
     crate::logging::stage("teardown");
     Ok(code)
 }
