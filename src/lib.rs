@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod image;
 pub mod logging;
 pub mod lsm;
+pub mod managed;
 pub mod namespaces;
 pub mod personality;
 pub mod process;

@@ -2,6 +2,7 @@
 //! flags into a call of `container::…` and prints the result; errors are
 //! reported here, once.
 
+mod container;
 mod create;
 mod delete;
 mod events;
@@ -90,6 +91,9 @@ enum Command {
     /// Manage images (import, ls, inspect)
     #[command(subcommand)]
     Image(image::Command),
+    /// Manage containers made from images (run, create, start, stop, rm, ps, logs, inspect)
+    #[command(subcommand)]
+    Container(container::Command),
 }
 
 pub fn main() -> i32 {
@@ -97,7 +101,9 @@ pub fn main() -> i32 {
     // from a protected file first (CVE-2019-5736): done before parsing, so
     // the parse is not paid twice. (A word taken for a command here that is
     // not one only costs that re-exec; the commands check again.)
-    if std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "create" || a == "run" || a == "exec")
+    // `container …` re-executes first too: its commands are not safe to
+    // run twice, and a re-exec half-way would start them over.
+    if std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "create" || a == "run" || a == "exec" || a == "container")
         && let Err(e) = crate::process::sealed::ensure()
     {
         return fail(e);
@@ -137,6 +143,7 @@ pub fn main() -> i32 {
         Command::Features(a) => features::exec(a),
         Command::Exec(a) => exec::exec(&root, a),
         Command::Image(c) => image::exec(&cli.data_root, c),
+        Command::Container(c) => container::exec(&cli.data_root, &root, c),
     };
     logging::report_stages();
     match res {

@@ -151,7 +151,7 @@ impl Store {
             .filter(|i| name.len() >= 4 && i.config.trim_start_matches("sha256:").starts_with(name.trim_start_matches("sha256:")))
             .collect();
         match by_id.as_slice() {
-            [one] => Ok((*one).clone()),
+            [one, rest @ ..] if rest.iter().all(|r| r.config == one.config) => Ok((*one).clone()),
             [] => Err(Error::msg(format!("no such image: {name}"))),
             _ => Err(Error::msg(format!("image id prefix {name:?} is ambiguous"))),
         }

@@ -1,0 +1,205 @@
+//! `kiste container …`: containers made from images, as with docker.
+
+use crate::error::Result;
+use crate::managed::{self, Roots, bundle::Options, record};
+use clap::{Args as ClapArgs, Subcommand};
+use std::path::Path;
+
+#[derive(ClapArgs)]
+pub struct RunArgs {
+    /// Remove the container when it exits
+    #[arg(long)]
+    rm: bool,
+    /// Keep stdin open
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the container a terminal
+    #[arg(short, long)]
+    tty: bool,
+    /// Run in the background and print the container's id
+    #[arg(short, long)]
+    detach: bool,
+    /// The container's name
+    #[arg(long)]
+    name: Option<String>,
+    /// Environment variables, KEY=VALUE
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long = "workdir")]
+    workdir: Option<String>,
+    /// User, UID[:GID]
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Bind mounts, /host/dir:/path[:ro]
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// Read-only root filesystem
+    #[arg(long = "read-only")]
+    read_only: bool,
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Memory limit in bytes (k, m, g suffixes)
+    #[arg(long)]
+    memory: Option<String>,
+    #[arg(long = "pids-limit")]
+    pids_limit: Option<i64>,
+    /// Override the image's entrypoint
+    #[arg(long)]
+    entrypoint: Option<String>,
+    image: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a container from an image and run it
+    Run(RunArgs),
+    /// Create a container from an image, without starting it
+    Create(RunArgs),
+    /// Start a created or stopped container (detached unless -a)
+    Start {
+        /// Attach: run in the foreground and return its exit code
+        #[arg(short, long)]
+        attach: bool,
+        container: String,
+    },
+    /// Stop a running container: SIGTERM, then SIGKILL after the grace period
+    Stop {
+        #[arg(short = 't', long = "time", default_value_t = 10)]
+        time: u64,
+        containers: Vec<String>,
+    },
+    /// Remove containers and their writable layers
+    Rm {
+        #[arg(short, long)]
+        force: bool,
+        containers: Vec<String>,
+    },
+    /// List containers (running ones, or all with -a)
+    Ps {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Print the output a detached container wrote
+    Logs { container: String },
+    /// Show a container's record as JSON
+    Inspect { container: String },
+}
+
+fn parse_size(s: &str) -> Result<i64> {
+    let (num, mult) = match s.to_ascii_lowercase().chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1 << 10),
+        Some('m') => (&s[..s.len() - 1], 1 << 20),
+        Some('g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<i64>().map(|n| n * mult).map_err(|_| crate::error::Error::msg(format!("--memory {s:?}: not a size")))
+}
+
+impl RunArgs {
+    fn options(&self) -> Result<Options> {
+        Ok(Options {
+            image: self.image.clone(),
+            command: self.command.clone(),
+            name: self.name.clone(),
+            env: self.env.clone(),
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            entrypoint: self.entrypoint.clone(),
+            volumes: self.volume.clone(),
+            read_only: self.read_only,
+            hostname: self.hostname.clone(),
+            memory: self.memory.as_deref().map(parse_size).transpose()?,
+            pids_limit: self.pids_limit,
+            tty: self.tty,
+            interactive: self.interactive,
+            rm: self.rm,
+            detach: self.detach,
+        })
+    }
+}
+
+pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
+    let r = Roots { data: data_root, runtime: runtime_root };
+    match c {
+        Command::Run(a) => {
+            let o = a.options()?;
+            let rec = managed::create(&r, &o)?;
+            if o.detach {
+                let id = rec.id.clone();
+                managed::run_detached(&r, rec)?;
+                println!("{id}");
+                Ok(0)
+            } else {
+                managed::run_foreground(&r, rec)
+            }
+        }
+        Command::Create(a) => {
+            println!("{}", managed::create(&r, &a.options()?)?.id);
+            Ok(0)
+        }
+        Command::Start { attach, container } => {
+            let rec = record::find(data_root, &container)?;
+            if rec.status == "running" {
+                return Ok(0);
+            }
+            if attach {
+                managed::run_foreground(&r, rec)
+            } else {
+                let name = rec.name.clone();
+                managed::run_detached(&r, rec)?;
+                println!("{name}");
+                Ok(0)
+            }
+        }
+        Command::Stop { time, containers } => {
+            for c in containers {
+                println!("{}", managed::stop(&r, &c, time)?.name);
+            }
+            Ok(0)
+        }
+        Command::Rm { force, containers } => {
+            for c in containers {
+                println!("{}", managed::remove(&r, &c, force)?.name);
+            }
+            Ok(0)
+        }
+        Command::Ps { all, quiet } => {
+            let list: Vec<_> = record::all(data_root)?.into_iter().filter(|x| all || x.status == "running").collect();
+            if !quiet {
+                println!("{:<14} {:<24} {:<24} {:<14} NAMES", "CONTAINER ID", "IMAGE", "COMMAND", "STATUS");
+            }
+            for x in list {
+                if quiet {
+                    println!("{}", &x.id[..12]);
+                    continue;
+                }
+                let mut cmd = x.command.join(" ");
+                if cmd.len() > 22 {
+                    cmd = format!("{}…", cmd.chars().take(21).collect::<String>());
+                }
+                println!("{:<14} {:<24} {:<24} {:<14} {}", &x.id[..12], x.image, format!("\"{cmd}\""), managed::status_text(&x), x.name);
+            }
+            Ok(0)
+        }
+        Command::Logs { container } => {
+            let rec = record::find(data_root, &container)?;
+            let dir = rec.dir(data_root);
+            for (f, to_err) in [("stdout.log", false), ("stderr.log", true)] {
+                let text = std::fs::read(dir.join(f)).unwrap_or_default();
+                use std::io::Write;
+                let _ = if to_err { std::io::stderr().write_all(&text) } else { std::io::stdout().write_all(&text) };
+            }
+            Ok(0)
+        }
+        Command::Inspect { container } => {
+            let rec = record::find(data_root, &container)?;
+            println!("{}", serde_json::to_string_pretty(&rec).unwrap_or_default());
+            Ok(0)
+        }
+    }
+}

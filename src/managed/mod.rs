@@ -1,0 +1,208 @@
+//! Managed containers: the `kiste container …` layer. A container is made
+//! from an image: its layers stacked read-only under a writable layer of
+//! its own (overlayfs), a config.json made from the image config, and a
+//! record under the data root. It runs through the same code as `kiste
+//! run`; it lives as long as its PID 1. `stop` and `start` keep its
+//! writable layer; `rm` deletes it.
+
+pub mod bundle;
+pub mod record;
+
+use crate::container::create::CreateOptions;
+use crate::error::{Context, Error, Result};
+use crate::image::store::Store;
+use crate::utils::rfc3339_now;
+use bundle::Options;
+use record::Record;
+use std::path::Path;
+
+/// Where a managed container's runtime state goes (`--root`), and its data.
+pub struct Roots<'a> {
+    pub data: &'a Path,
+    pub runtime: &'a Path,
+}
+
+/// `container create`: the record, the bundle and the writable layer.
+pub fn create(r: &Roots, o: &Options) -> Result<Record> {
+    let store = Store::open(r.data)?;
+    let image = store.find(&o.image)?;
+    let ic: serde_json::Value = serde_json::from_slice(&store.read_blob(&crate::image::digest::Digest::parse(&image.config)?)?)
+        .map_err(|e| Error::msg(format!("image config {}: {e}", image.config)))?;
+    bundle::lower_dirs(&store, &image)?;
+    let id = record::new_id()?;
+    let all = record::all(r.data)?;
+    let name = match &o.name {
+        Some(n) => {
+            if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+                crate::bail!("--name {n:?}: only letters, digits, '_', '.' and '-'");
+            }
+            if all.iter().any(|x| &x.name == n) {
+                crate::bail!("--name {n:?}: a container of that name exists already");
+            }
+            n.clone()
+        }
+        None => format!("kiste_{}", &id[..8]),
+    };
+    let spec = bundle::config(&id, &ic, o)?;
+    let rec = Record {
+        id: id.clone(),
+        name,
+        image: image.name.clone(),
+        image_id: image.config.clone(),
+        command: spec["process"]["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(String::from)).collect(),
+        created: rfc3339_now(true),
+        status: "created".into(),
+        auto_remove: o.rm,
+        ..Default::default()
+    };
+    let dir = rec.dir(r.data);
+    let res = (|| -> Result<()> {
+        for d in ["bundle/rootfs", "upper", "work"] {
+            std::fs::create_dir_all(dir.join(d)).with_context(|| format!("create {}", dir.join(d).display()))?;
+        }
+        let text = serde_json::to_vec_pretty(&spec).map_err(|e| Error::msg(e.to_string()))?;
+        crate::utils::write_atomic(&dir.join("bundle/config.json"), &text)?;
+        rec.save(r.data)
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
+    }
+    Ok(rec)
+}
+
+/// Runs the container in the foreground: mounts its rootfs, runs it as
+/// `kiste run` does, unmounts, records the exit code. Returns that code.
+pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
+    let dir = rec.dir(r.data);
+    let mounted = (|| {
+        let store = Store::open(r.data)?;
+        let image = store.find(&rec.image_id)?;
+        bundle::mount_rootfs(&dir, &bundle::lower_dirs(&store, &image)?)
+    })();
+    if let Err(e) = mounted {
+        if rec.auto_remove {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        return Err(e);
+    }
+    rec.status = "running".into();
+    rec.started = Some(rfc3339_now(true));
+    rec.exit_code = None;
+    rec.save(r.data)?;
+    let o = CreateOptions {
+        id: rec.id.clone(),
+        bundle: dir.join("bundle"),
+        pid_file: None,
+        no_pivot: false,
+        preserve_fds: 0,
+        console_socket: None,
+    };
+    let res = crate::container::run::run(r.runtime, &o, false);
+    bundle::unmount_rootfs(&dir);
+    rec.status = "exited".into();
+    rec.exit_code = Some(*res.as_ref().unwrap_or(&127));
+    rec.finished = Some(rfc3339_now(true));
+    if rec.auto_remove {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        rec.save(r.data)?;
+    }
+    res
+}
+
+/// Runs the container detached: a monitor process (a kiste fork in its own
+/// session, stdout and stderr to the container's logs) runs it in the
+/// foreground and records its end. Returns once it runs (or has ended).
+pub fn run_detached(r: &Roots, rec: Record) -> Result<()> {
+    let dir = rec.dir(r.data);
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stdout.log")).context("open stdout.log")?;
+    let err = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stderr.log")).context("open stderr.log")?;
+    let null = std::fs::File::open("/dev/null").context("open /dev/null")?;
+    let started_before = rec.started.clone();
+    match unsafe { nix::unistd::fork() }.context("fork the container's monitor")? {
+        nix::unistd::ForkResult::Child => {
+            use std::os::fd::AsRawFd;
+            let _ = nix::unistd::setsid();
+            unsafe {
+                libc::dup2(null.as_raw_fd(), 0);
+                libc::dup2(out.as_raw_fd(), 1);
+                libc::dup2(err.as_raw_fd(), 2);
+            }
+            let code = match run_foreground(r, rec) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("kiste: {e}");
+                    125
+                }
+            };
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            // Wait until it runs or has ended (the monitor's own fate is
+            // not ours to wait for: it lives on).
+            for _ in 0..2000 {
+                if let Ok(now) = Record::load(&dir)
+                    && (now.status == "exited" || (now.status == "running" && now.started != started_before))
+                    && (now.status == "exited" || r.runtime.join(&now.id).join("state.json").exists())
+                {
+                    break;
+                }
+                if matches!(
+                    nix::sys::wait::waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
+                    Ok(nix::sys::wait::WaitStatus::Exited(..))
+                ) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `container stop`: SIGTERM, then SIGKILL after `grace` seconds.
+pub fn stop(r: &Roots, key: &str, grace: u64) -> Result<Record> {
+    let rec = record::find(r.data, key)?;
+    if rec.status != "running" {
+        return Ok(rec);
+    }
+    let dir = rec.dir(r.data);
+    for (sig, wait) in [(libc::SIGTERM, grace * 1000), (libc::SIGKILL, 10_000)] {
+        if crate::container::kill::kill(r.runtime, &rec.id, sig, true).is_err() {
+            break; // gone already
+        }
+        for _ in 0..wait.div_ceil(10) {
+            if Record::load(&dir).map(|x| x.status != "running").unwrap_or(true) {
+                return Record::load(&dir).or(Ok(rec));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    Record::load(&dir)
+}
+
+/// `container rm`: refuses a running container unless `force`.
+pub fn remove(r: &Roots, key: &str, force: bool) -> Result<Record> {
+    let rec = record::find(r.data, key)?;
+    if rec.status == "running" {
+        if !force {
+            crate::bail!("container {} is running: stop it first, or rm -f", rec.name);
+        }
+        let _ = crate::container::delete::delete(r.runtime, &rec.id, true);
+    }
+    let dir = rec.dir(r.data);
+    bundle::unmount_rootfs(&dir);
+    std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
+    Ok(rec)
+}
+
+/// A status as `docker ps` shows it.
+pub fn status_text(rec: &Record) -> String {
+    match (rec.status.as_str(), rec.exit_code) {
+        ("running", _) => "Up".into(),
+        ("exited", Some(c)) => format!("Exited ({c})"),
+        ("exited", None) => "Exited".into(),
+        _ => "Created".into(),
+    }
+}

@@ -1,0 +1,134 @@
+//! `kiste container …` on a busybox image built here: the Docker tutorial's
+//! steps, each checked as a user would see them.
+
+mod common;
+use common::layout::*;
+use common::*;
+use std::path::PathBuf;
+use std::process::Output;
+
+struct Box_ {
+    env: Env,
+    data: PathBuf,
+}
+
+impl Box_ {
+    /// A data root with the image `busybox:latest` imported.
+    fn new(name: &str) -> Box_ {
+        let env = Env::new(name, "true");
+        let data = env.dir.join("data");
+        let b = Box_ { env, data };
+        let src = layout(&b.env.dir.join("layout"), &[busybox_layer(), vec![file("etc/motd", "from the image\n")]], |_, _| {});
+        let out = b.k(&["image", "import", src.to_str().unwrap(), "busybox"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        b
+    }
+
+    fn k(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--data-root", self.data.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.env.kiste(&all)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.k(args);
+        assert!(out.status.success(), "kiste {args:?}: {}", stderr(&out));
+        stdout(&out)
+    }
+
+    /// Nothing of any container left mounted or in the runtime's state.
+    fn assert_no_leftovers(&self) {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(self.data.to_str().unwrap()), "a container's overlay is still mounted");
+        let state: Vec<_> = std::fs::read_dir(&self.env.root).map(|r| r.collect()).unwrap_or_default();
+        assert!(state.is_empty(), "runtime state left: {state:?}");
+    }
+}
+
+#[test]
+fn run_rm_prints_and_returns_pid1_exit_code() {
+    let b = Box_::new("ctrrun");
+    let out = b.k(&["container", "run", "--rm", "busybox", "sh", "-c", "echo pid=$$; cat /etc/motd; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "pid=1\nfrom the image\n");
+    assert_eq!(b.ok(&["container", "ps", "-a", "-q"]), "", "--rm left the container");
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn each_run_is_a_new_container_and_start_keeps_the_writable_layer() {
+    let b = Box_::new("ctrlayer");
+    let out = b.ok(&["container", "run", "--name", "c1", "busybox", "sh", "-c", "echo line >> /notes; cat /notes"]);
+    assert_eq!(out, "line\n");
+    // A new container does not see it; the image did not change.
+    let out = b.k(&["container", "run", "--rm", "busybox", "cat", "/notes"]);
+    assert_ne!(out.status.code(), Some(0));
+    // The same container, started again, keeps its writable layer.
+    let out = b.ok(&["container", "start", "-a", "c1"]);
+    assert_eq!(out, "line\nline\n");
+    let ps = b.ok(&["container", "ps", "-a"]);
+    assert!(ps.contains("c1") && ps.contains("Exited (0)"), "{ps}");
+    // create + start -a.
+    let id = b.ok(&["container", "create", "--name", "c2", "-e", "WHO=you", "-w", "/tmp", "busybox", "sh", "-c", "echo $WHO in $(pwd)"]);
+    assert_eq!(id.trim().len(), 32);
+    assert!(b.ok(&["container", "ps", "-a"]).contains("Created"));
+    assert_eq!(b.ok(&["container", "start", "-a", &id.trim()[..8]]), "you in /tmp\n");
+    // Names are unique.
+    let out = b.k(&["container", "create", "--name", "c1", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("exists already"), "{}", stderr(&out));
+    b.ok(&["container", "rm", "c1", "c2"]);
+    assert_eq!(b.ok(&["container", "ps", "-a", "-q"]), "");
+    assert_eq!(std::fs::read_dir(b.data.join("containers")).unwrap().count(), 0, "rm left the writable layer");
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn detached_logs_stop_and_rm() {
+    let b = Box_::new("ctrdetach");
+    let id = b.ok(&["container", "run", "-d", "--name", "d", "busybox", "sh", "-c", "echo out; echo err >&2; sleep 60"]);
+    assert_eq!(id.trim().len(), 32);
+    assert!(b.ok(&["container", "ps"]).contains("Up"));
+    // Logs: stdout and stderr kept apart.
+    let mut out = b.k(&["container", "logs", "d"]);
+    for _ in 0..200 {
+        if stdout(&out) == "out\n" && stderr(&out) == "err\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        out = b.k(&["container", "logs", "d"]);
+    }
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("out\n", "err\n"));
+    let out = b.k(&["container", "rm", "d"]);
+    assert_eq!(out.status.code(), Some(1), "rm of a running container must be refused");
+    // sh as PID 1 ignores SIGTERM: SIGKILL after the grace period.
+    let t = std::time::Instant::now();
+    b.ok(&["container", "stop", "-t", "1", "d"]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(8), "stop took {:?}", t.elapsed());
+    assert!(b.ok(&["container", "ps", "-a"]).contains("Exited (137)"));
+    b.ok(&["container", "rm", "d"]);
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn bind_mounts_and_read_only() {
+    let b = Box_::new("ctrbind");
+    let host = b.env.dir.join("shared");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("in"), "from the host\n").unwrap();
+    let rw = format!("{}:/data", host.display());
+    let out = b.ok(&["container", "run", "--rm", "-v", &rw, "busybox", "sh", "-c", "cat /data/in; echo back > /data/out"]);
+    assert_eq!(out, "from the host\n");
+    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "back\n");
+    let ro = format!("{}:/data:ro", host.display());
+    let out = b.k(&["container", "run", "--rm", "-v", &ro, "busybox", "sh", "-c", "echo no > /data/no"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!host.join("no").exists());
+    let out = b.k(&["container", "run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert_ne!(out.status.code(), Some(0));
+    let out = b.k(&["container", "run", "--rm", "-v", "named:/data", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("named volumes are not supported yet"), "{}", stderr(&out));
+    assert_eq!(b.ok(&["container", "ps", "-a", "-q"]), "");
+    b.assert_no_leftovers();
+}
