@@ -26,6 +26,7 @@ pub mod scheduling;
 pub mod seccomp;
 pub mod sysctl;
 pub mod utils;
+pub mod volume;
 
 /// The runtime-spec version kiste implements.
 pub const OCI_VERSION: &str = "1.2.0";

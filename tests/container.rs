@@ -126,9 +126,37 @@ fn bind_mounts_and_read_only() {
     assert!(!host.join("no").exists());
     let out = b.k(&["container", "run", "--rm", "--read-only", "busybox", "touch", "/x"]);
     assert_ne!(out.status.code(), Some(0));
-    let out = b.k(&["container", "run", "--rm", "-v", "named:/data", "busybox", "true"]);
+    let out = b.k(&["container", "run", "--rm", "-v", "../evil:/data", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("named volumes are not supported yet"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("volume name"), "{}", stderr(&out));
     assert_eq!(b.ok(&["container", "ps", "-a", "-q"]), "");
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn named_volumes_outlive_containers_and_are_filled_once_from_the_image() {
+    let b = Box_::new("ctrvol");
+    // A new, empty volume at /etc is first filled with the image's /etc.
+    let out = b.ok(&["container", "run", "--rm", "-v", "conf:/etc", "busybox", "sh", "-c", "cat /etc/motd; echo mine > /etc/motd"]);
+    assert_eq!(out, "from the image\n");
+    // The volume outlived the container (--rm keeps named volumes), and now
+    // that it holds data, it hides the image's content.
+    assert!(b.ok(&["volume", "ls", "-q"]).contains("conf"));
+    let out = b.ok(&["container", "run", "--rm", "-v", "conf:/etc", "busybox", "cat", "/etc/motd"]);
+    assert_eq!(out, "mine\n");
+    // Written by one container, read by another after the first is removed.
+    b.ok(&["container", "run", "--name", "w", "-v", "shared:/data", "busybox", "sh", "-c", "echo note > /data/n"]);
+    let out = b.k(&["volume", "rm", "shared"]);
+    assert_eq!(out.status.code(), Some(1), "a volume in use must not be removed");
+    assert!(stderr(&out).contains("in use"), "{}", stderr(&out));
+    b.ok(&["container", "rm", "w"]);
+    assert_eq!(b.ok(&["container", "run", "--rm", "-v", "shared:/data", "busybox", "cat", "/data/n"]), "note\n");
+    // An anonymous volume goes with its --rm container.
+    b.ok(&["container", "run", "--rm", "-v", "/scratch", "busybox", "touch", "/scratch/x"]);
+    let left = b.ok(&["volume", "ls", "-q"]);
+    assert_eq!(left, "conf\nshared\n");
+    b.ok(&["volume", "rm", "shared"]);
+    assert_eq!(b.ok(&["volume", "prune"]), "conf\n");
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "");
     b.assert_no_leftovers();
 }

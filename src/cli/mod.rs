@@ -18,6 +18,7 @@ mod spec;
 mod start;
 mod state;
 mod update;
+mod volume;
 
 use crate::error::Result;
 use crate::logging;
@@ -94,6 +95,9 @@ enum Command {
     /// Manage containers made from images (run, create, start, stop, rm, ps, logs, inspect)
     #[command(subcommand)]
     Container(container::Command),
+    /// Manage volumes (create, ls, inspect, rm, prune)
+    #[command(subcommand)]
+    Volume(volume::Command),
 }
 
 pub fn main() -> i32 {
@@ -144,6 +148,7 @@ pub fn main() -> i32 {
         Command::Exec(a) => exec::exec(&root, a),
         Command::Image(c) => image::exec(&cli.data_root, c),
         Command::Container(c) => container::exec(&cli.data_root, &root, c),
+        Command::Volume(c) => volume::exec(&cli.data_root, c),
     };
     logging::report_stages();
     match res {

@@ -30,7 +30,7 @@ pub struct Options {
 }
 
 /// config.json for a container of `image` (its config `ic`).
-pub fn config(id: &str, ic: &Value, o: &Options) -> Result<Value> {
+pub fn config(id: &str, ic: &Value, o: &Options, extra_mounts: &[Value]) -> Result<Value> {
     let mut spec = crate::config::default::spec(false);
     let c = &ic["config"];
     let strings = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect() };
@@ -82,9 +82,7 @@ pub fn config(id: &str, ic: &Value, o: &Options) -> Result<Value> {
     spec["root"] = json!({"path": "rootfs", "readonly": o.read_only});
     spec["hostname"] = json!(hostname);
     let mounts = spec["mounts"].as_array_mut().ok_or_else(|| Error::msg("default spec without mounts"))?;
-    for v in &o.volumes {
-        mounts.push(volume(v)?);
-    }
+    mounts.extend(extra_mounts.iter().cloned());
     if let Some(m) = o.memory {
         spec["linux"]["resources"]["memory"] = json!({"limit": m});
     }
@@ -94,30 +92,48 @@ pub fn config(id: &str, ic: &Value, o: &Options) -> Result<Value> {
     Ok(spec)
 }
 
-/// `-v /host/dir:/path[:ro]`: a bind mount.
-fn volume(v: &str) -> Result<Value> {
+/// What one `-v` asks for.
+pub enum VolumeSpec {
+    /// `/host/dir:/path[:ro]`
+    Bind { source: String, dest: String, ro: bool },
+    /// `NAME:/path[:ro]`, or `/path` alone (anonymous: no name given)
+    Volume { name: Option<String>, dest: String, ro: bool },
+}
+
+/// Parses `-v SOURCE:DEST[:ro|rw]` or `-v DEST`.
+pub fn parse_volume(v: &str) -> Result<VolumeSpec> {
     let parts: Vec<&str> = v.split(':').collect();
     let (src, dest, mode) = match parts.as_slice() {
+        [d] => ("", *d, "rw"),
         [s, d] => (*s, *d, "rw"),
         [s, d, m] => (*s, *d, *m),
-        _ => crate::bail!("-v {v:?}: expected SOURCE:DEST[:ro]"),
+        _ => crate::bail!("-v {v:?}: expected [SOURCE:]DEST[:ro|rw]"),
     };
-    if !src.starts_with('/') {
-        crate::bail!("-v {v:?}: named volumes are not supported yet; give an absolute host path");
-    }
     if !dest.starts_with('/') {
         crate::bail!("-v {v:?}: the destination must be an absolute path");
     }
     if !matches!(mode, "ro" | "rw") {
         crate::bail!("-v {v:?}: mode {mode:?} is not ro or rw");
     }
-    let meta = std::fs::metadata(src).with_context(|| format!("-v {v:?}: source {src}"))?;
-    let _ = meta;
+    let ro = mode == "ro";
+    Ok(if src.is_empty() {
+        VolumeSpec::Volume { name: None, dest: dest.into(), ro }
+    } else if src.starts_with('/') {
+        std::fs::metadata(src).with_context(|| format!("-v {v:?}: source {src}"))?;
+        VolumeSpec::Bind { source: src.into(), dest: dest.into(), ro }
+    } else {
+        crate::volume::check_name(src).with_context(|| format!("-v {v:?}"))?;
+        VolumeSpec::Volume { name: Some(src.into()), dest: dest.into(), ro }
+    })
+}
+
+/// A bind mount for config.json.
+pub fn bind_mount(source: &Path, dest: &str, ro: bool) -> Value {
     let mut opts = vec!["rbind", "rprivate"];
-    if mode == "ro" {
+    if ro {
         opts.push("ro");
     }
-    Ok(json!({"destination": dest, "type": "bind", "source": src, "options": opts}))
+    json!({"destination": dest, "type": "bind", "source": source, "options": opts})
 }
 
 /// The image's layer directories, top first (overlayfs' lowerdir order).

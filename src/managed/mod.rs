@@ -43,8 +43,31 @@ pub fn create(r: &Roots, o: &Options) -> Result<Record> {
         }
         None => format!("kiste_{}", &id[..8]),
     };
-    let spec = bundle::config(&id, &ic, o)?;
+    let mut mounts = Vec::new();
+    let mut volumes = Vec::new();
+    for v in &o.volumes {
+        match bundle::parse_volume(v)? {
+            bundle::VolumeSpec::Bind { source, dest, ro } => mounts.push(bundle::bind_mount(Path::new(&source), &dest, ro)),
+            bundle::VolumeSpec::Volume { name, dest, ro } => {
+                let (name, anonymous) = match name {
+                    Some(n) => (n, false),
+                    None => (record::new_id()?, true),
+                };
+                let vol = crate::volume::create(r.data, &name, anonymous)?;
+                mounts.push(bundle::bind_mount(&vol.data(), &dest, ro));
+                volumes.push((name, dest));
+            }
+        }
+    }
+    let spec = match bundle::config(&id, &ic, o, &mounts) {
+        Ok(s) => s,
+        Err(e) => {
+            forget(r, &Record { id: id.clone(), volumes, ..Default::default() });
+            return Err(e);
+        }
+    };
     let rec = Record {
+        volumes,
         id: id.clone(),
         name,
         image: image.name.clone(),
@@ -65,7 +88,7 @@ pub fn create(r: &Roots, o: &Options) -> Result<Record> {
         rec.save(r.data)
     })();
     if let Err(e) = res {
-        let _ = std::fs::remove_dir_all(&dir);
+        forget(r, &rec);
         return Err(e);
     }
     Ok(rec)
@@ -78,11 +101,19 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
     let mounted = (|| {
         let store = Store::open(r.data)?;
         let image = store.find(&rec.image_id)?;
-        bundle::mount_rootfs(&dir, &bundle::lower_dirs(&store, &image)?)
+        bundle::mount_rootfs(&dir, &bundle::lower_dirs(&store, &image)?)?;
+        for (name, dest) in &rec.volumes {
+            let v = crate::volume::Volume::load(r.data, name)?;
+            if let Err(e) = crate::volume::fill_from_image(&v, &dir.join("bundle/rootfs"), dest) {
+                bundle::unmount_rootfs(&dir);
+                return Err(e);
+            }
+        }
+        Ok(())
     })();
     if let Err(e) = mounted {
         if rec.auto_remove {
-            let _ = std::fs::remove_dir_all(&dir);
+            forget(r, &rec);
         }
         return Err(e);
     }
@@ -104,11 +135,29 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
     rec.exit_code = Some(*res.as_ref().unwrap_or(&127));
     rec.finished = Some(rfc3339_now(true));
     if rec.auto_remove {
-        let _ = std::fs::remove_dir_all(&dir);
+        forget(r, &rec);
     } else {
         rec.save(r.data)?;
     }
     res
+}
+
+/// Removes a container's directory and its anonymous volumes (named ones
+/// stay).
+fn forget(r: &Roots, rec: &Record) {
+    let _ = std::fs::remove_dir_all(rec.dir(r.data));
+    for (name, _) in &rec.volumes {
+        if let Ok(v) = crate::volume::Volume::load(r.data, name)
+            && v.anonymous
+        {
+            let _ = std::fs::remove_dir_all(&v.dir);
+        }
+    }
+}
+
+/// The containers that use volume `name`.
+pub fn volume_users(data_root: &Path, name: &str) -> Result<Vec<String>> {
+    Ok(record::all(data_root)?.into_iter().filter(|c| c.volumes.iter().any(|(n, _)| n == name)).map(|c| c.name).collect())
 }
 
 /// Runs the container detached: a monitor process (a kiste fork in its own
@@ -194,6 +243,7 @@ pub fn remove(r: &Roots, key: &str, force: bool) -> Result<Record> {
     let dir = rec.dir(r.data);
     bundle::unmount_rootfs(&dir);
     std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
+    forget(r, &rec);
     Ok(rec)
 }
 

@@ -27,6 +27,9 @@ pub struct Record {
     pub finished: Option<String>,
     /// `--rm`: removed when it exits.
     pub auto_remove: bool,
+    /// The volumes it mounts: (name, destination).
+    #[serde(default)]
+    pub volumes: Vec<(String, String)>,
 }
 
 pub fn containers_dir(data_root: &Path) -> PathBuf {

@@ -1,6 +1,7 @@
-//! `tmpcopyup`: a new tmpfs starts with a copy of what the rootfs held at
-//! its mount point (podman asks for it with `--read-only`, for /tmp, /run
-//! and /var/tmp). Copied fd to fd, never following a symlink.
+//! Copying a directory tree fd to fd, never following a symlink: for
+//! `tmpcopyup` (a new tmpfs starts with a copy of what the rootfs held at
+//! its mount point; podman asks for it with `--read-only`) and for a new
+//! volume, first filled with the image's content at its mount point.
 
 use crate::error::{Context, Result};
 use nix::errno::Errno;
@@ -9,13 +10,14 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Copies the tree under `from` (a directory fd, O_PATH is fine) into the
-/// root of the detached mount `to`, with modes, owners and symlinks.
+/// directory `to` (a detached mount's root, or a volume's), with modes,
+/// owners and symlinks; `to` takes `from`'s mode and owner.
 pub fn copy_into(from: &OwnedFd, to: &OwnedFd) -> Result<()> {
-    let src = reopen_dir(from).context("tmpcopyup: open the mount point")?;
+    let src = reopen_dir(from).context("open the directory to copy")?;
     let st = fstat(&src)?;
     let _ = unsafe { libc::fchmod(to.as_raw_fd(), st.st_mode & 0o7777) };
     let _ = unsafe { libc::fchown(to.as_raw_fd(), st.st_uid, st.st_gid) };
-    copy_dir(&src, to, 0).context("tmpcopyup")
+    copy_dir(&src, to, 0)
 }
 
 fn reopen_dir(fd: &OwnedFd) -> Result<OwnedFd> {

@@ -2,7 +2,7 @@
 //! read-only paths. Runs in the container's init, inside its new mount
 //! namespace, before the user program.
 
-mod copyup;
+pub mod copyup;
 pub mod devices;
 pub mod fdmount;
 pub mod masked;

@@ -84,7 +84,7 @@ fn mount_one(env: &MountEnv, m: &Mount) -> Result<()> {
         Err(e) => return Err(e),
     };
     if opts.copy_up && fstype == "tmpfs" {
-        super::copyup::copy_into(&target, &mnt)?;
+        super::copyup::copy_into(&target, &mnt).context("tmpcopyup")?;
     }
     attach(&mnt, &target).context("attach mount")?;
     propagate(&mnt, &opts)

@@ -1,0 +1,69 @@
+//! `kiste volume …`: create, ls, inspect, rm, prune.
+
+use crate::error::Result;
+use crate::volume;
+use clap::Subcommand;
+use std::path::Path;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a volume
+    Create { name: String },
+    /// List volumes
+    #[command(alias = "list")]
+    Ls {
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Show a volume as JSON
+    Inspect { name: String },
+    /// Remove volumes (refused while a container uses one)
+    Rm { names: Vec<String> },
+    /// Remove every volume no container uses
+    Prune,
+}
+
+pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
+    let users = |n: &str| crate::managed::volume_users(data_root, n);
+    match c {
+        Command::Create { name } => {
+            volume::check_name(&name)?;
+            println!("{}", volume::create(data_root, &name, false)?.name);
+        }
+        Command::Ls { quiet } => {
+            if !quiet {
+                println!("{:<34} MOUNTPOINT", "VOLUME NAME");
+            }
+            for v in volume::list(data_root)? {
+                if quiet {
+                    println!("{}", v.name);
+                } else {
+                    println!("{:<34} {}", v.name, v.data().display());
+                }
+            }
+        }
+        Command::Inspect { name } => {
+            let v = volume::Volume::load(data_root, &name)?;
+            let j = serde_json::json!([{
+                "Name": v.name, "CreatedAt": v.created, "Mountpoint": v.data(), "Anonymous": v.anonymous,
+                "UsedBy": users(&name)?,
+            }]);
+            println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        }
+        Command::Rm { names } => {
+            for n in names {
+                volume::remove(data_root, &n, &users(&n)?)?;
+                println!("{n}");
+            }
+        }
+        Command::Prune => {
+            for v in volume::list(data_root)? {
+                if users(&v.name)?.is_empty() {
+                    volume::remove(data_root, &v.name, &[])?;
+                    println!("{}", v.name);
+                }
+            }
+        }
+    }
+    Ok(0)
+}
