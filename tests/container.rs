@@ -99,6 +99,8 @@ fn detached_logs_stop_and_rm() {
         out = b.k(&["container", "logs", "d"]);
     }
     assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("out\n", "err\n"));
+    let out = b.k(&["container", "exec", "-e", "X=1", "d", "sh", "-c", "echo $X; exit 4"]);
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(4), "1\n"), "{}", stderr(&out));
     let out = b.k(&["container", "rm", "d"]);
     assert_eq!(out.status.code(), Some(1), "rm of a running container must be refused");
     // sh as PID 1 ignores SIGTERM: SIGKILL after the grace period.

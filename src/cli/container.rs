@@ -84,6 +84,27 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Run another process in a running container
+    Exec {
+        /// Keep stdin open
+        #[arg(short, long)]
+        interactive: bool,
+        /// Give the process a terminal
+        #[arg(short, long)]
+        tty: bool,
+        /// Environment variables, KEY=VALUE
+        #[arg(short, long = "env")]
+        env: Vec<String>,
+        /// Working directory
+        #[arg(short, long = "workdir")]
+        workdir: Option<String>,
+        /// User, UID[:GID]
+        #[arg(short, long)]
+        user: Option<String>,
+        container: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
     /// Print the output a detached container wrote
     Logs { container: String },
     /// Show a container's record as JSON
@@ -185,6 +206,14 @@ pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
                 println!("{:<14} {:<24} {:<24} {:<14} {}", &x.id[..12], x.image, format!("\"{cmd}\""), managed::status_text(&x), x.name);
             }
             Ok(0)
+        }
+        Command::Exec { interactive: _, tty, env, workdir, user, container, command } => {
+            let rec = record::find(data_root, &container)?;
+            if rec.status != "running" {
+                crate::bail!("container {} is not running", rec.name);
+            }
+            let o = crate::container::exec::ExecOptions { id: rec.id, args: command, tty, env, cwd: workdir, user, ..Default::default() };
+            crate::container::exec::exec(runtime_root, &o)
         }
         Command::Logs { container } => {
             let rec = record::find(data_root, &container)?;
