@@ -77,6 +77,9 @@ fn each_run_is_a_new_container_and_start_keeps_the_writable_layer() {
     let out = b.k(&["container", "create", "--name", "c1", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("exists already"), "{}", stderr(&out));
+    let out = b.k(&["image", "rm", "busybox"]);
+    assert_eq!(out.status.code(), Some(1), "an image in use must not be removed");
+    assert!(stderr(&out).contains("used by container"), "{}", stderr(&out));
     b.ok(&["container", "rm", "c1", "c2"]);
     assert_eq!(b.ok(&["container", "ps", "-a", "-q"]), "");
     assert_eq!(std::fs::read_dir(b.data.join("containers")).unwrap().count(), 0, "rm left the writable layer");

@@ -200,3 +200,29 @@ fn import_of_a_layout_tar() {
     assert_eq!(stdout(&out), "image:latest\n");
     assert_eq!(t.layers().len(), 1);
 }
+
+#[test]
+fn tag_history_and_rm_free_only_unused_layers() {
+    let t = Img::new("imgrm");
+    let a = t.layout("a", &[base(), vec![file("a", "a\n")]]);
+    let b = t.layout("b", &[base(), vec![file("b", "b\n")]]);
+    assert!(t.kiste(&["image", "import", a.to_str().unwrap(), "a"]).status.success());
+    assert!(t.kiste(&["image", "import", b.to_str().unwrap(), "b"]).status.success());
+    assert_eq!(t.layers().len(), 3, "the shared bottom layer is stored once");
+    assert!(t.kiste(&["image", "tag", "a", "a2:v1"]).status.success());
+    let hist = stdout(&t.kiste(&["image", "history", "a2:v1"]));
+    assert!(hist.contains("CREATED BY") && hist.contains("test"), "{hist}");
+    // a is still named a2:v1: nothing freed.
+    let out = t.kiste(&["image", "rm", "a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(t.layers().len(), 3);
+    // Now a's top layer goes; the bottom one stays for b.
+    let out = t.kiste(&["image", "rm", "a2:v1"]);
+    assert!(stdout(&out).contains("Deleted: 1 layer(s)"), "{}", stdout(&out));
+    assert_eq!(t.layers().len(), 2);
+    assert!(t.kiste(&["image", "rm", "b"]).status.success());
+    assert!(t.layers().is_empty());
+    assert_eq!(std::fs::read_dir(t.data.join("blobs/sha256")).unwrap().count(), 0, "blobs left");
+    let out = t.kiste(&["image", "rm", "b"]);
+    assert_eq!(out.status.code(), Some(1));
+}

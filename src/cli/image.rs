@@ -22,6 +22,18 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Show the history of an image: its layers, sizes and what made them
+    History { image: String },
+    /// Give an image another name
+    Tag { source: String, target: String },
+    /// Remove image names, and the layers no other image uses
+    Rm {
+        /// Even if a container uses it
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
     /// Show an image's details as JSON
     Inspect {
         /// Image names or id prefixes
@@ -31,6 +43,9 @@ pub enum Command {
 }
 
 pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
+    if let Command::Rm { force, images } = &c {
+        return rm(data_root, *force, images);
+    }
     let store = Store::open(data_root)?;
     match c {
         Command::Import { file, name } => {
@@ -70,9 +85,45 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
                 }
             }
         }
+        Command::History { image } => {
+            println!("{:<22} {:<50} {:>10}", "CREATED", "CREATED BY", "SIZE");
+            for h in image::history(&store, &image)? {
+                let by: String = h["CreatedBy"].as_str().unwrap_or("").chars().take(48).collect();
+                println!(
+                    "{:<22} {:<50} {:>10}",
+                    h["Created"].as_str().unwrap_or("").get(..19).unwrap_or(""),
+                    by,
+                    image::import::human(h["Size"].as_u64().unwrap_or(0))
+                );
+            }
+        }
+        Command::Tag { source, target } => image::tag(&store, &source, &target)?,
+        Command::Rm { .. } => unreachable!("handled above"),
         Command::Inspect { images } => {
             let all: Vec<_> = images.iter().map(|i| image::inspect(&store, i)).collect::<Result<_>>()?;
             println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+        }
+    }
+    Ok(0)
+}
+
+/// `image rm`: refused while a container uses the image, unless `force`.
+fn rm(data_root: &Path, force: bool, images: &[String]) -> Result<i32> {
+    let store = Store::open(data_root)?;
+    for name in images {
+        let i = store.find(name)?;
+        let users: Vec<String> = crate::managed::record::all(data_root)?
+            .into_iter()
+            .filter(|c| c.image_id == i.config && c.image == i.name)
+            .map(|c| c.name)
+            .collect();
+        if !users.is_empty() && !force {
+            crate::bail!("image {} is used by container(s) {} (rm -f to remove it anyway)", i.name, users.join(", "));
+        }
+        let (layers, blobs) = store.remove_image(&i.name)?;
+        println!("Untagged: {}", i.name);
+        if layers + blobs > 0 {
+            println!("Deleted: {layers} layer(s), {blobs} blob(s)");
         }
     }
     Ok(0)

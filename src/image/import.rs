@@ -33,8 +33,8 @@ pub fn import(store: &Store, src: &Path, name: Option<&str>, progress: &mut dyn 
             (None, Some(tag)) => format!("{}:{tag}", stem(src)),
             (None, None) => crate::bail!("{}: manifests[{i}] has no {REF_NAME}: give the image a name", src.display()),
         };
-        let manifest = resolve_manifest(store, src, desc)?;
-        out.push(import_image(store, src, &name, &manifest, progress)?);
+        let (manifest_d, manifest) = resolve_manifest(store, src, desc)?;
+        out.push(import_image(store, src, &name, &manifest_d, &manifest, progress)?);
     }
     Ok(out)
 }
@@ -115,7 +115,7 @@ fn fetch(store: &Store, src: &Path, d: &Digest, size: Option<u64>) -> Result<()>
 }
 
 /// The image manifest a descriptor leads to; an index picks linux/amd64.
-fn resolve_manifest(store: &Store, src: &Path, desc: &Value) -> Result<Value> {
+fn resolve_manifest(store: &Store, src: &Path, desc: &Value) -> Result<(Digest, Value)> {
     let mut desc = desc.clone();
     for _ in 0..4 {
         let d = digest_of(&desc, "index.json: manifest")?;
@@ -130,12 +130,19 @@ fn resolve_manifest(store: &Store, src: &Path, desc: &Value) -> Result<Value> {
                 .ok_or_else(|| Error::msg(format!("index {d}: no linux/amd64 image")))?;
             continue;
         }
-        return Ok(m);
+        return Ok((d, m));
     }
     crate::bail!("{}: indexes nested too deep", src.display())
 }
 
-fn import_image(store: &Store, src: &Path, name: &str, manifest: &Value, progress: &mut dyn FnMut(&str)) -> Result<ImageRecord> {
+fn import_image(
+    store: &Store,
+    src: &Path,
+    name: &str,
+    manifest_d: &Digest,
+    manifest: &Value,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ImageRecord> {
     let config_d = digest_of(&manifest["config"], "manifest: config")?;
     fetch(store, src, &config_d, manifest["config"]["size"].as_u64())?;
     let config = json(&store.read_blob(&config_d)?, &format!("image config {config_d}"))?;
@@ -161,13 +168,7 @@ fn import_image(store: &Store, src: &Path, name: &str, manifest: &Value, progres
         }
         ids.push(diff_id.to_string());
     }
-    let rec = ImageRecord {
-        name: name.to_string(),
-        manifest: Digest::of(&serde_json::to_vec(manifest).unwrap_or_default()).to_string(),
-        config: config_d.to_string(),
-        layers: ids,
-        size,
-    };
+    let rec = ImageRecord { name: name.to_string(), manifest: manifest_d.to_string(), config: config_d.to_string(), layers: ids, size };
     store.set_image(rec.clone())?;
     progress(&format!("image {name}: {} ({} layers, {})", config_d.short(), rec.layers.len(), human(size)));
     Ok(rec)

@@ -47,3 +47,27 @@ fn read_config(store: &Store, config: &str) -> Result<Value> {
     let d = digest::Digest::parse(config)?;
     serde_json::from_slice(&store.read_blob(&d)?).map_err(|e| Error::msg(format!("image config {config}: {e}")))
 }
+
+/// `image history`: the config's history, newest first, each with the size
+/// of the layer it made (compressed, as stored).
+pub fn history(store: &Store, name: &str) -> Result<Vec<Value>> {
+    let i = store.find(name)?;
+    let config = read_config(store, &i.config)?;
+    let manifest: Value = serde_json::from_slice(&store.read_blob(&digest::Digest::parse(&i.manifest)?)?)
+        .map_err(|e| Error::msg(format!("manifest {}: {e}", i.manifest)))?;
+    let mut sizes = manifest["layers"].as_array().cloned().unwrap_or_default().into_iter().map(|l| l["size"].as_u64().unwrap_or(0));
+    let mut out = Vec::new();
+    for h in config["history"].as_array().cloned().unwrap_or_default() {
+        let size = if h["empty_layer"].as_bool().unwrap_or(false) { 0 } else { sizes.next().unwrap_or(0) };
+        out.push(json!({"Created": h["created"], "CreatedBy": h["created_by"], "Comment": h["comment"], "Size": size}));
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// `image tag SOURCE TARGET`.
+pub fn tag(store: &Store, source: &str, target: &str) -> Result<()> {
+    let mut i = store.find(source)?;
+    i.name = store::normalize_name(target);
+    store.set_image(i)
+}

@@ -127,6 +127,47 @@ impl Store {
         crate::utils::write_atomic(&self.root.join("images.json"), &text)
     }
 
+    /// Removes the name; then every layer and blob no remaining image uses.
+    /// Returns what was freed (layers, blobs).
+    pub fn remove_image(&self, name: &str) -> Result<(usize, usize)> {
+        let _lock = self.lock()?;
+        let mut all = self.images()?;
+        let before = all.len();
+        all.retain(|i| i.name != name);
+        if all.len() == before {
+            crate::bail!("no such image: {name}");
+        }
+        let text = serde_json::to_vec_pretty(&Images { images: all.clone() }).map_err(|e| Error::msg(e.to_string()))?;
+        crate::utils::write_atomic(&self.root.join("images.json"), &text)?;
+        // What the remaining images use.
+        let mut layers = std::collections::HashSet::new();
+        let mut blobs = std::collections::HashSet::new();
+        for i in &all {
+            layers.extend(i.layers.iter().map(|l| l.trim_start_matches("sha256:").to_string()));
+            blobs.insert(i.config.trim_start_matches("sha256:").to_string());
+            blobs.insert(i.manifest.trim_start_matches("sha256:").to_string());
+            let m: serde_json::Value = Digest::parse(&i.manifest)
+                .and_then(|d| self.read_blob(&d))
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| Error::msg(e.to_string())))
+                .with_context(|| format!("image {}: its manifest", i.name))?;
+            for l in m["layers"].as_array().into_iter().flatten() {
+                blobs.insert(l["digest"].as_str().unwrap_or("").trim_start_matches("sha256:").to_string());
+            }
+        }
+        let sweep = |dir: &str, keep: &std::collections::HashSet<String>, is_dir: bool| -> usize {
+            let mut n = 0;
+            for e in std::fs::read_dir(self.root.join(dir)).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !keep.contains(&name) {
+                    let gone = if is_dir { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) };
+                    n += usize::from(gone.is_ok());
+                }
+            }
+            n
+        };
+        Ok((sweep("layers/sha256", &layers, true), sweep("blobs/sha256", &blobs, false)))
+    }
+
     fn lock(&self) -> Result<nix::fcntl::Flock<std::fs::File>> {
         let p = self.root.join("lock");
         let f = std::fs::OpenOptions::new()
