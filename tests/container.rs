@@ -165,3 +165,20 @@ fn named_volumes_outlive_containers_and_are_filled_once_from_the_image() {
     assert_eq!(b.ok(&["volume", "ls", "-q"]), "");
     b.assert_no_leftovers();
 }
+
+#[test]
+fn commit_makes_an_image_of_the_writable_layer() {
+    let b = Box_::new("ctrcommit");
+    b.ok(&["container", "run", "--name", "s", "busybox", "sh", "-c", "echo snap > /snap; rm /etc/motd"]);
+    let id = b.ok(&["container", "commit", "s", "snapped:v1"]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    let hist = b.ok(&["image", "history", "snapped:v1"]);
+    assert!(hist.lines().nth(1).unwrap_or("").contains("kiste container commit s"), "{hist}");
+    // The new image has the file, and the deletion (a whiteout) too.
+    let out = b.k(&["container", "run", "--rm", "snapped:v1", "sh", "-c", "cat /snap; test -e /etc/motd || echo gone"]);
+    assert_eq!(stdout(&out), "snap\ngone\n", "{}", stderr(&out));
+    // The image it came from did not change.
+    assert_eq!(b.ok(&["container", "run", "--rm", "busybox", "cat", "/etc/motd"]), "from the image\n");
+    b.ok(&["container", "rm", "s"]);
+    b.assert_no_leftovers();
+}

@@ -105,6 +105,8 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<String>,
     },
+    /// Make a new image from a container: its image plus its writable layer
+    Commit { container: String, image: String },
     /// Print the output a detached container wrote
     Logs { container: String },
     /// Show a container's record as JSON
@@ -214,6 +216,11 @@ pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
             }
             let o = crate::container::exec::ExecOptions { id: rec.id, args: command, tty, env, cwd: workdir, user, ..Default::default() };
             crate::container::exec::exec(runtime_root, &o)
+        }
+        Command::Commit { container, image } => {
+            let rec = managed::commit(&r, &container, &image)?;
+            println!("{}", rec.config);
+            Ok(0)
         }
         Command::Logs { container } => {
             let rec = record::find(data_root, &container)?;

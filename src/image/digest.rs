@@ -73,6 +73,36 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// A writer that hashes what passes through it and counts the bytes.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    pub bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter { inner, hasher: Sha256::new(), bytes: 0 }
+    }
+
+    pub fn finish(self) -> (Digest, u64, W) {
+        (Digest { hex: hex(&self.hasher.finalize()) }, self.bytes, self.inner)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Images for the high-level layer: a content store of blobs by digest,
 //! layers unpacked once each (safely), and image names.
 
+pub mod commit;
 pub mod digest;
 pub mod import;
 pub mod store;

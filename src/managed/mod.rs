@@ -256,3 +256,13 @@ pub fn status_text(rec: &Record) -> String {
         _ => "Created".into(),
     }
 }
+
+/// `container commit`: a new image from the container's image and its
+/// writable layer.
+pub fn commit(r: &Roots, key: &str, image: &str) -> Result<crate::image::store::ImageRecord> {
+    let rec = record::find(r.data, key)?;
+    let store = Store::open(r.data)?;
+    let base = store.find(&rec.image_id)?;
+    let by = format!("kiste container commit {} ({})", rec.name, rec.command.join(" "));
+    crate::image::commit::commit(&store, &rec.dir(r.data).join("upper"), &base, image, &by)
+}
