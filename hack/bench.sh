@@ -8,6 +8,8 @@
 #   (d) 20 lifecycles at once, containers per second
 #   (e) peak RSS (ru_maxrss) of the runtime commands in (a)
 #   (f) the floor: unshare the same 5 namespaces + chroot + exec /bin/true
+#   (g) `kiste image import` of a 3-layer ~100 MB image against `umoci
+#       unpack` of the same layout (hack/bench-image.py; IMAGE=0 skips it)
 #
 # crun 1.8.1 refuses a hybrid cgroup layout (a cgroup2 mount at
 # /sys/fs/cgroup/unified holding a controller), so the main table runs every
@@ -25,6 +27,7 @@
 #   ROUNDS  rounds of (d)                  (default: 5)
 #   RSS_N   lifecycles measured for (e)    (default: 5)
 #   HOST=0  skip the host-namespace table
+#   IMAGE=0 skip the image table (g); IMAGE_N its iterations (default 5)
 #   PYTHON  python3 to use          (default: python3)
 set -euo pipefail
 
@@ -143,4 +146,8 @@ if [ "${HOST:-1}" != 0 ]; then
     run_table "$PYTHON" "$here/bench.py" \
         --title "kiste and runc in the host mount namespace (as is)" \
         --runtimes "kiste=$KISTE,runc=$RUNC" --work "$work/host" --n "$N_HOST" "${common[@]}"
+fi
+
+if [ "${IMAGE:-1}" != 0 ]; then
+    run_table "$PYTHON" "$here/bench-image.py" --kiste "$KISTE" --work "$work/image" --n "${IMAGE_N:-5}"
 fi

@@ -4,7 +4,7 @@
 # Debian packages kiste's scripts and tests use. runc and crun are only for
 # the conformance comparison and the benchmark; gcc builds the benchmark's
 # helper (and is the linker cargo calls).
-KISTE_PACKAGES=(busybox-static runc crun jq libseccomp-dev pkg-config python3 gcc libc6-dev qemu-system-x86 linux-image-amd64 cpio bsdutils containerd podman conmon)
+KISTE_PACKAGES=(busybox-static runc crun jq libseccomp-dev pkg-config python3 gcc libc6-dev qemu-system-x86 linux-image-amd64 cpio bsdutils containerd podman conmon umoci)
 
 heading() {
     printf '\n==> %s\n' "$*"

@@ -151,22 +151,53 @@ fn import_image(
     if layers.len() != diff_ids.len() {
         crate::bail!("image {name}: {} layers in the manifest but {} diff_ids in the config", layers.len(), diff_ids.len());
     }
+    // Layers are independent: each is fetched, checked and unpacked on a
+    // thread of its own.
+    let n = layers.len();
+    let results: Vec<Result<(Digest, u64, bool, String)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = layers
+            .iter()
+            .zip(&diff_ids)
+            .enumerate()
+            .map(|(i, (layer, diff))| {
+                s.spawn(move || -> Result<(Digest, u64, bool, String)> {
+                    let what = format!("image {name}: layer {}/{n}", i + 1);
+                    let blob = digest_of(layer, &what)?;
+                    let diff_id = Digest::parse(diff.as_str().unwrap_or("")).with_context(|| format!("{what}: diff_id"))?;
+                    fetch(store, src, &blob, layer["size"].as_u64())?;
+                    let bytes = std::fs::metadata(store.blob_path(&blob)).map_or(0, |m| m.len());
+                    if store.layer_path(&diff_id).exists() {
+                        return Ok((diff_id, bytes, false, format!("{what} {} {}: already unpacked", blob.short(), human(bytes))));
+                    }
+                    unpack_layer(store, &blob, &diff_id, layer["mediaType"].as_str().unwrap_or("")).with_context(|| what.clone())?;
+                    Ok((diff_id, bytes, true, format!("{what} {} {}: unpacked", blob.short(), human(bytes))))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::msg("a layer's thread failed")))).collect()
+    });
     let mut size = 0;
     let mut ids = Vec::new();
-    for (i, (layer, diff)) in layers.iter().zip(&diff_ids).enumerate() {
-        let what = format!("image {name}: layer {}/{}", i + 1, layers.len());
-        let blob = digest_of(layer, &what)?;
-        let diff_id = Digest::parse(diff.as_str().unwrap_or("")).with_context(|| format!("{what}: diff_id"))?;
-        fetch(store, src, &blob, layer["size"].as_u64())?;
-        let bytes = std::fs::metadata(store.blob_path(&blob)).map_or(0, |m| m.len());
-        size += bytes;
-        if store.layer_path(&diff_id).exists() {
-            progress(&format!("{what} {} {}: already unpacked", blob.short(), human(bytes)));
-        } else {
-            unpack_layer(store, &blob, &diff_id, layer["mediaType"].as_str().unwrap_or("")).with_context(|| what.clone())?;
-            progress(&format!("{what} {} {}: unpacked", blob.short(), human(bytes)));
+    let mut first_err = None;
+    for r in &results {
+        match r {
+            Ok((d, bytes, _, msg)) => {
+                progress(msg);
+                size += bytes;
+                ids.push(d.to_string());
+            }
+            Err(e) if first_err.is_none() => first_err = Some(Error::msg(e.to_string())),
+            Err(_) => {}
         }
-        ids.push(diff_id.to_string());
+    }
+    if let Some(e) = first_err {
+        // The layers this import unpacked go again: no image uses them.
+        for (d, _, new, _) in results.iter().flatten() {
+            if *new {
+                let _ = std::fs::remove_dir_all(store.layer_path(d));
+            }
+        }
+        return Err(e);
     }
     let rec = ImageRecord { name: name.to_string(), manifest: manifest_d.to_string(), config: config_d.to_string(), layers: ids, size };
     store.set_image(rec.clone())?;
