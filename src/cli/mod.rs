@@ -89,15 +89,39 @@ enum Command {
     Exec(exec::Args),
     /// Print what this runtime supports, as JSON (runtime-spec features)
     Features(features::Args),
-    /// Manage images (import, ls, inspect)
-    #[command(subcommand)]
-    Image(image::Command),
-    /// Manage containers made from images (run, create, start, stop, rm, ps, logs, inspect)
-    #[command(subcommand)]
-    Container(container::Command),
-    /// Manage volumes (create, ls, inspect, rm, prune)
-    #[command(subcommand)]
-    Volume(volume::Command),
+    /// Manage images: import, ls, inspect, history, tag, rm
+    #[command(disable_help_flag = true)]
+    Image(Nested),
+    /// Manage containers made from images: run, create, start, stop, rm, ps, exec, logs, commit, inspect
+    #[command(disable_help_flag = true)]
+    Container(Nested),
+    /// Manage volumes: create, ls, inspect, rm, prune
+    #[command(disable_help_flag = true)]
+    Volume(Nested),
+}
+
+/// The arguments of a high-level noun (`image`, `container`, `volume`),
+/// parsed by that noun's own parser: the runtime commands, on the hot path,
+/// do not pay for building the high-level ones.
+#[derive(clap::Args)]
+struct Nested {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Parses a noun's arguments with its own parser; `Err(code)` when clap
+/// printed help, a version or an error.
+fn nested<T: Subcommand>(noun: &str, n: Nested) -> std::result::Result<T, i32> {
+    #[derive(Parser)]
+    struct One<T: Subcommand> {
+        #[command(subcommand)]
+        c: T,
+    }
+    let argv = std::iter::once(format!("kiste {noun}")).chain(n.args);
+    One::<T>::try_parse_from(argv).map(|o| o.c).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { 1 } else { 0 }
+    })
 }
 
 pub fn main() -> i32 {
@@ -146,9 +170,18 @@ pub fn main() -> i32 {
         Command::Events(a) => events::exec(&root, a),
         Command::Features(a) => features::exec(a),
         Command::Exec(a) => exec::exec(&root, a),
-        Command::Image(c) => image::exec(&cli.data_root, c),
-        Command::Container(c) => container::exec(&cli.data_root, &root, c),
-        Command::Volume(c) => volume::exec(&cli.data_root, c),
+        Command::Image(n) => match nested("image", n) {
+            Ok(c) => image::exec(&cli.data_root, c),
+            Err(code) => return code,
+        },
+        Command::Container(n) => match nested("container", n) {
+            Ok(c) => container::exec(&cli.data_root, &root, c),
+            Err(code) => return code,
+        },
+        Command::Volume(n) => match nested("volume", n) {
+            Ok(c) => volume::exec(&cli.data_root, c),
+            Err(code) => return code,
+        },
     };
     logging::report_stages();
     match res {
