@@ -5,23 +5,15 @@ use crate::managed::{self, Roots, bundle::Options, record};
 use clap::{Args as ClapArgs, Subcommand};
 use std::path::Path;
 
+/// What `run` and `exec` both take for the process.
 #[derive(ClapArgs)]
-pub struct RunArgs {
-    /// Remove the container when it exits
-    #[arg(long)]
-    rm: bool,
+pub struct ProcessArgs {
     /// Keep stdin open
     #[arg(short, long)]
     interactive: bool,
-    /// Give the container a terminal
+    /// Give the process a terminal
     #[arg(short, long)]
     tty: bool,
-    /// Run in the background and print the container's id
-    #[arg(short, long)]
-    detach: bool,
-    /// The container's name
-    #[arg(long)]
-    name: Option<String>,
     /// Environment variables, KEY=VALUE
     #[arg(short, long = "env")]
     env: Vec<String>,
@@ -31,6 +23,21 @@ pub struct RunArgs {
     /// User, UID[:GID]
     #[arg(short, long)]
     user: Option<String>,
+}
+
+#[derive(ClapArgs)]
+pub struct RunArgs {
+    /// Remove the container when it exits
+    #[arg(long)]
+    rm: bool,
+    #[command(flatten)]
+    process: ProcessArgs,
+    /// Run in the background and print the container's id
+    #[arg(short, long)]
+    detach: bool,
+    /// The container's name
+    #[arg(long)]
+    name: Option<String>,
     /// Bind mounts, /host/dir:/path[:ro]
     #[arg(short, long = "volume")]
     volume: Vec<String>,
@@ -86,21 +93,8 @@ pub enum Command {
     },
     /// Run another process in a running container
     Exec {
-        /// Keep stdin open
-        #[arg(short, long)]
-        interactive: bool,
-        /// Give the process a terminal
-        #[arg(short, long)]
-        tty: bool,
-        /// Environment variables, KEY=VALUE
-        #[arg(short, long = "env")]
-        env: Vec<String>,
-        /// Working directory
-        #[arg(short, long = "workdir")]
-        workdir: Option<String>,
-        /// User, UID[:GID]
-        #[arg(short, long)]
-        user: Option<String>,
+        #[command(flatten)]
+        process: ProcessArgs,
         container: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<String>,
@@ -129,17 +123,17 @@ impl RunArgs {
             image: self.image.clone(),
             command: self.command.clone(),
             name: self.name.clone(),
-            env: self.env.clone(),
-            workdir: self.workdir.clone(),
-            user: self.user.clone(),
+            env: self.process.env.clone(),
+            workdir: self.process.workdir.clone(),
+            user: self.process.user.clone(),
             entrypoint: self.entrypoint.clone(),
             volumes: self.volume.clone(),
             read_only: self.read_only,
             hostname: self.hostname.clone(),
             memory: self.memory.as_deref().map(parse_size).transpose()?,
             pids_limit: self.pids_limit,
-            tty: self.tty,
-            interactive: self.interactive,
+            tty: self.process.tty,
+            interactive: self.process.interactive,
             rm: self.rm,
             detach: self.detach,
         })
@@ -209,7 +203,7 @@ pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Exec { interactive: _, tty, env, workdir, user, container, command } => {
+        Command::Exec { process: ProcessArgs { interactive: _, tty, env, workdir, user }, container, command } => {
             let rec = record::find(data_root, &container)?;
             if rec.status != "running" {
                 crate::bail!("container {} is not running", rec.name);
