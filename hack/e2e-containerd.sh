@@ -37,6 +37,11 @@ cleanup() {
     fi
     pkill -f "containerd-shim-runc-v2 -namespace $ns" 2>/dev/null
     grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+    # containerd makes a parent cgroup per namespace (/kiste-e2e); the
+    # containers' own ones are kiste's, gone with them.
+    for d in /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/"$ns"; do
+        [ -d "$d" ] && rmdir "$d" 2>/dev/null
+    done
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
