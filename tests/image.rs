@@ -226,3 +226,39 @@ fn tag_history_and_rm_free_only_unused_layers() {
     let out = t.kiste(&["image", "rm", "b"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A docker-archive (`docker save`): files named by path, a manifest.json,
+/// a layer reached through a symlink as some writers make them.
+#[test]
+fn import_of_a_docker_archive() {
+    let t = Img::new("imgdocker");
+    let dir = t.env.dir.join("docker");
+    std::fs::create_dir_all(dir.join("abc")).unwrap();
+    let layer = tar_of(&base());
+    std::fs::write(dir.join("abc/layer.tar"), &layer).unwrap();
+    std::fs::write(dir.join("abc/VERSION"), "1.0").unwrap();
+    std::os::unix::fs::symlink("abc/layer.tar", dir.join("top.tar")).unwrap();
+    let config = json!({"architecture": "amd64", "os": "linux", "created": "2026-12-01T00:00:00Z",
+        "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": [sha(&layer)]}});
+    std::fs::write(dir.join("cfg.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    let manifest = json!([{"Config": "cfg.json", "RepoTags": ["docker.io/library/saved:1"], "Layers": ["top.tar"]}]);
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let tarball = t.env.dir.join("saved.tar");
+    let ok = std::process::Command::new("tar").args(["-C", dir.to_str().unwrap(), "-cf", tarball.to_str().unwrap(), "."]).status().unwrap();
+    assert!(ok.success());
+    let out = t.kiste(&["image", "import", tarball.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "saved:1\n");
+    let v: Value = serde_json::from_slice(&t.kiste(&["image", "inspect", "saved:1"]).stdout).unwrap();
+    assert_eq!(v[0]["Config"]["Cmd"], json!(["sh"]));
+    let layer_dir = t.layers().pop().unwrap();
+    assert_eq!(std::fs::read_to_string(layer_dir.join("bin/hello")).unwrap(), "hello\n");
+    // A manifest.json naming a file the archive lacks.
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&json!([{"Config": "cfg.json", "Layers": ["nope.tar"]}])).unwrap())
+        .unwrap();
+    let ok = std::process::Command::new("tar").args(["-C", dir.to_str().unwrap(), "-cf", tarball.to_str().unwrap(), "."]).status().unwrap();
+    assert!(ok.success());
+    let out = t.kiste(&["image", "import", tarball.to_str().unwrap(), "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nope.tar") && stderr(&out).contains("is not in the archive"), "{}", stderr(&out));
+}

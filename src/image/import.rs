@@ -1,5 +1,6 @@
 //! `image import`: an OCI image layout (a directory, or a tar of one as
-//! `skopeo copy … oci-archive:` writes) into the store. Every blob is
+//! `skopeo copy … oci-archive:` writes), or a docker-archive (`docker
+//! save`), into the store. Every blob is
 //! checked against its digest on the way in, and every layer is unpacked
 //! once, checked against its diff_id, into a directory of its own.
 
@@ -73,20 +74,25 @@ fn check_layout(bytes: &[u8]) -> Result<()> {
 fn from_tar(store: &Store, file: &Path, progress: &mut dyn FnMut(&str)) -> Result<Value> {
     let f = std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?;
     let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
-    let (mut index, mut layout) = (None, None);
+    let (mut index, mut layout, mut docker) = (None, None, None);
+    // A docker-archive names its files by path: each is stored by the
+    // digest of its content, and found again through this map.
+    let mut by_path: std::collections::HashMap<String, (Digest, u64)> = std::collections::HashMap::new();
+    let mut links = Vec::new();
     for entry in archive.entries().with_context(|| format!("{}: read", file.display()))? {
         let mut e = entry.with_context(|| format!("{}: read", file.display()))?;
         let path = String::from_utf8_lossy(&e.path_bytes()).trim_start_matches("./").to_string();
+        let small = |e: &mut tar::Entry<_>| -> Result<Vec<u8>> {
+            let mut b = Vec::new();
+            e.take(16 << 20).read_to_end(&mut b)?;
+            Ok(b)
+        };
         if path == "index.json" {
-            let mut b = Vec::new();
-            e.read_to_end(&mut b)?;
-            index = Some(json(&b, "index.json")?);
+            index = Some(json(&small(&mut e)?, "index.json")?);
         } else if path == "oci-layout" {
-            let mut b = Vec::new();
-            e.read_to_end(&mut b)?;
-            layout = Some(b);
+            layout = Some(small(&mut e)?);
         } else if path == "manifest.json" {
-            crate::bail!("{}: a docker-archive (docker save); only OCI layouts are supported yet", file.display());
+            docker = Some(json(&small(&mut e)?, "manifest.json")?);
         } else if let Some(hex) = path.strip_prefix("blobs/sha256/")
             && !hex.is_empty()
         {
@@ -95,10 +101,78 @@ fn from_tar(store: &Store, file: &Path, progress: &mut dyn FnMut(&str)) -> Resul
             if store.put_blob(&d, size, &mut e)? {
                 progress(&format!("blob {} {}", d.short(), human(size.unwrap_or(0))));
             }
+        } else if e.header().entry_type().is_file() && path != "repositories" && !path.ends_with("/json") && !path.ends_with("/VERSION") {
+            let (d, size) = store.put_any_blob(&mut e).with_context(|| format!("{}: {path}", file.display()))?;
+            by_path.insert(path, (d, size));
+        } else if matches!(e.header().entry_type(), tar::EntryType::Symlink | tar::EntryType::Link) {
+            // (docker-archive writers link `<id>/layer.tar` and `<digest>.tar`)
+            let target = e.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
+            let base = if e.header().entry_type() == tar::EntryType::Symlink { path.rsplit_once('/').map_or("", |(d, _)| d) } else { "" };
+            let resolved = normalize(base, &target);
+            links.push((path, resolved));
         }
+    }
+    for (path, target) in links {
+        if let Some(v) = by_path.get(&target).cloned() {
+            by_path.insert(path, v);
+        }
+    }
+    if index.is_none()
+        && let Some(m) = docker
+    {
+        return docker_index(store, file, &m, &by_path);
     }
     check_layout(&layout.ok_or_else(|| Error::msg(format!("{}: no oci-layout file: not an OCI image layout", file.display())))?)?;
     index.ok_or_else(|| Error::msg(format!("{}: no index.json", file.display())))
+}
+
+/// `target` (relative to the archive directory `base`) as an archive path.
+fn normalize(base: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') { Vec::new() } else { base.split('/').filter(|p| !p.is_empty()).collect() };
+    for p in target.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+/// A docker-archive's manifest.json as an OCI index: for each image an OCI
+/// manifest is written (its config and layer tars are already stored).
+fn docker_index(store: &Store, file: &Path, m: &Value, by_path: &std::collections::HashMap<String, (Digest, u64)>) -> Result<Value> {
+    let what = |x: &str| format!("{}: manifest.json: {x}", file.display());
+    let find = |p: &Value| -> Result<&(Digest, u64)> {
+        let p = p.as_str().unwrap_or("");
+        by_path.get(p).ok_or_else(|| Error::msg(what(&format!("{p:?} is not in the archive"))))
+    };
+    let mut manifests = Vec::new();
+    for (i, img) in m.as_array().ok_or_else(|| Error::msg(what("not a list")))?.iter().enumerate() {
+        let (cd, cs) = find(&img["Config"])?;
+        let mut layers = Vec::new();
+        for l in img["Layers"].as_array().ok_or_else(|| Error::msg(what(&format!("[{i}]: no Layers"))))? {
+            let (ld, ls) = find(l)?;
+            layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld.to_string(), "size": ls}));
+        }
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd.to_string(), "size": cs},
+            "layers": layers,
+        });
+        let mb = serde_json::to_vec(&manifest).map_err(|e| Error::msg(e.to_string()))?;
+        let md = Digest::of(&mb);
+        store.put_blob(&md, Some(mb.len() as u64), &mb[..])?;
+        let mut desc =
+            serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md.to_string(), "size": mb.len()});
+        if let Some(tag) = img["RepoTags"].as_array().and_then(|t| t.first()).and_then(|t| t.as_str()) {
+            desc["annotations"] = serde_json::json!({ REF_NAME: tag });
+        }
+        manifests.push(desc);
+    }
+    Ok(serde_json::json!({"schemaVersion": 2, "manifests": manifests}))
 }
 
 /// Copies a blob from a layout directory into the store (checked), unless

@@ -94,6 +94,27 @@ impl Store {
         res.map(|()| true)
     }
 
+    /// Stores a blob whose digest is not known in advance (a docker-archive
+    /// names files by path): hashed as it is written, then named by it.
+    pub fn put_any_blob(&self, r: impl Read) -> Result<(Digest, u64)> {
+        let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let tmp = self.root.join("tmp").join(format!("blob-any-{}-{n:x}", std::process::id()));
+        let res = (|| -> Result<(Digest, u64)> {
+            let mut f = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+            let mut h = Hashing::new(r);
+            std::io::copy(&mut h, &mut f).context("read")?;
+            let (d, size) = h.finish().context("read")?;
+            f.sync_all().with_context(|| format!("sync {}", tmp.display()))?;
+            let path = self.blob_path(&d);
+            if !path.exists() {
+                std::fs::rename(&tmp, &path).with_context(|| format!("rename into {}", path.display()))?;
+            }
+            Ok((d, size))
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        res
+    }
+
     pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>> {
         let p = self.blob_path(d);
         std::fs::read(&p).with_context(|| format!("blob {d}: read {}", p.display()))
@@ -199,8 +220,11 @@ impl Store {
     }
 }
 
-/// `busybox` → `busybox:latest`.
+/// `busybox` → `busybox:latest`; `docker.io/library/busybox:1` →
+/// `busybox:1`, as docker shows it.
 pub fn normalize_name(name: &str) -> String {
+    let name = name.strip_prefix("docker.io/").unwrap_or(name);
+    let name = name.strip_prefix("library/").unwrap_or(name);
     let last = name.rsplit('/').next().unwrap_or(name);
     if last.contains(':') || name.contains('@') { name.to_string() } else { format!("{name}:latest") }
 }
