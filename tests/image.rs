@@ -262,3 +262,15 @@ fn import_of_a_docker_archive() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nope.tar") && stderr(&out).contains("is not in the archive"), "{}", stderr(&out));
 }
+
+/// Two identical layers in one image (one blob, one diff_id), fetched and
+/// unpacked on two threads at once: one copy is kept, no error.
+#[test]
+fn an_image_with_the_same_layer_twice() {
+    let t = Img::new("imgtwice");
+    let src = t.layout("twice", &[base(), base()]);
+    let out = t.kiste(&["image", "import", src.to_str().unwrap(), "twice"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(t.layers().len(), 1);
+    assert_eq!(std::fs::read_dir(t.data.join("tmp")).unwrap().count(), 0, "tmp/ not empty");
+}

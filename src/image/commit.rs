@@ -37,8 +37,7 @@ pub fn commit(store: &Store, upper: &Path, base: &ImageRecord, name: &str, creat
         // The layer unpacked into the store, as an imported one would be.
         if !store.layer_path(&diff_id).exists() {
             let dir = store.temp_dir("layer")?;
-            let unpacked = super::unpack::unpack(std::fs::File::open(&tar_path)?, &dir)
-                .and_then(|_| std::fs::rename(&dir, store.layer_path(&diff_id)).context("move the layer into place"));
+            let unpacked = super::unpack::unpack(std::fs::File::open(&tar_path)?, &dir).and_then(|_| store.place_layer(&dir, &diff_id));
             if let Err(e) = unpacked {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(e);

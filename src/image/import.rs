@@ -307,7 +307,7 @@ fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest, media: &str) -> 
         if !skipped.devices.is_empty() {
             crate::logging::warn(&format!("layer {}: device nodes not created: {}", blob.short(), skipped.devices.join(", ")));
         }
-        std::fs::rename(&tmp, store.layer_path(diff_id)).context("move the layer into place")?;
+        store.place_layer(&tmp, diff_id)?;
         Ok(())
     })();
     if res.is_err() {

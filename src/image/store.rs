@@ -54,12 +54,32 @@ impl Store {
         self.root.join("layers/sha256").join(diff_id.hex())
     }
 
+    /// A path under tmp/ no other process or thread uses.
+    fn tmp_path(&self, what: &str) -> PathBuf {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.root.join("tmp").join(format!("{what}-{}-{n}", std::process::id()))
+    }
+
     /// A fresh directory under tmp/, removed by the caller on failure.
     pub fn temp_dir(&self, what: &str) -> Result<PathBuf> {
-        let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        let p = self.root.join("tmp").join(format!("{what}-{}-{n:x}", std::process::id()));
+        let p = self.tmp_path(what);
         std::fs::create_dir(&p).with_context(|| format!("create {}", p.display()))?;
         Ok(p)
+    }
+
+    /// Renames an unpacked layer from tmp/ into place. If the same layer got
+    /// there first (another layer of the image, or another import), ours goes.
+    pub fn place_layer(&self, tmp: &Path, diff_id: &Digest) -> Result<()> {
+        let dest = self.layer_path(diff_id);
+        match std::fs::rename(tmp, &dest) {
+            Ok(()) => Ok(()),
+            Err(_) if dest.is_dir() => {
+                let _ = std::fs::remove_dir_all(tmp);
+                Ok(())
+            }
+            Err(e) => Err(e).with_context(|| format!("move the layer into {}", dest.display())),
+        }
     }
 
     /// Stores a blob read from `r`, which must hash to `d` (and be `size`
@@ -69,7 +89,7 @@ impl Store {
         if path.exists() {
             return Ok(false);
         }
-        let tmp = self.root.join("tmp").join(format!("blob-{}-{}", d.short(), std::process::id()));
+        let tmp = self.tmp_path("blob");
         let res = (|| -> Result<()> {
             let mut f = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
             let mut h = Hashing::new(r);
@@ -97,8 +117,7 @@ impl Store {
     /// Stores a blob whose digest is not known in advance (a docker-archive
     /// names files by path): hashed as it is written, then named by it.
     pub fn put_any_blob(&self, r: impl Read) -> Result<(Digest, u64)> {
-        let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        let tmp = self.root.join("tmp").join(format!("blob-any-{}-{n:x}", std::process::id()));
+        let tmp = self.tmp_path("blob");
         let res = (|| -> Result<(Digest, u64)> {
             let mut f = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
             let mut h = Hashing::new(r);
