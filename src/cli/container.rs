@@ -8,7 +8,7 @@ use std::path::Path;
 /// What `run` and `exec` both take for the process.
 #[derive(ClapArgs)]
 pub struct ProcessArgs {
-    /// Keep stdin open
+    /// Keep stdin open (it always is: accepted as docker takes it)
     #[arg(short, long)]
     interactive: bool,
     /// Give the process a terminal
@@ -133,7 +133,6 @@ impl RunArgs {
             memory: self.memory.as_deref().map(parse_size).transpose()?,
             pids_limit: self.pids_limit,
             tty: self.process.tty,
-            interactive: self.process.interactive,
             rm: self.rm,
             detach: self.detach,
         })

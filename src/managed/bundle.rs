@@ -24,7 +24,6 @@ pub struct Options {
     pub memory: Option<i64>,
     pub pids_limit: Option<i64>,
     pub tty: bool,
-    pub interactive: bool,
     pub rm: bool,
     pub detach: bool,
 }

@@ -62,7 +62,7 @@ pub fn create(r: &Roots, o: &Options) -> Result<Record> {
     let spec = match bundle::config(&id, &ic, o, &mounts) {
         Ok(s) => s,
         Err(e) => {
-            forget(r, &Record { id: id.clone(), volumes, ..Default::default() });
+            let _ = forget(r, &Record { id: id.clone(), volumes, ..Default::default() });
             return Err(e);
         }
     };
@@ -88,7 +88,7 @@ pub fn create(r: &Roots, o: &Options) -> Result<Record> {
         rec.save(r.data)
     })();
     if let Err(e) = res {
-        forget(r, &rec);
+        let _ = forget(r, &rec);
         return Err(e);
     }
     Ok(rec)
@@ -113,7 +113,7 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
     })();
     if let Err(e) = mounted {
         if rec.auto_remove {
-            forget(r, &rec);
+            let _ = forget(r, &rec);
         }
         return Err(e);
     }
@@ -135,7 +135,7 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
     rec.exit_code = Some(*res.as_ref().unwrap_or(&127));
     rec.finished = Some(rfc3339_now(true));
     if rec.auto_remove {
-        forget(r, &rec);
+        forget(r, &rec)?;
     } else {
         rec.save(r.data)?;
     }
@@ -144,8 +144,12 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
 
 /// Removes a container's directory and its anonymous volumes (named ones
 /// stay).
-fn forget(r: &Roots, rec: &Record) {
-    let _ = std::fs::remove_dir_all(rec.dir(r.data));
+fn forget(r: &Roots, rec: &Record) -> Result<()> {
+    let dir = rec.dir(r.data);
+    let res = match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("remove {}", dir.display())),
+        _ => Ok(()),
+    };
     for (name, _) in &rec.volumes {
         if let Ok(v) = crate::volume::Volume::load(r.data, name)
             && v.anonymous
@@ -153,6 +157,7 @@ fn forget(r: &Roots, rec: &Record) {
             let _ = std::fs::remove_dir_all(&v.dir);
         }
     }
+    res
 }
 
 /// The containers that use volume `name`.
@@ -240,10 +245,8 @@ pub fn remove(r: &Roots, key: &str, force: bool) -> Result<Record> {
         }
         let _ = crate::container::delete::delete(r.runtime, &rec.id, true);
     }
-    let dir = rec.dir(r.data);
-    bundle::unmount_rootfs(&dir);
-    std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
-    forget(r, &rec);
+    bundle::unmount_rootfs(&rec.dir(r.data));
+    forget(r, &rec)?;
     Ok(rec)
 }
 

@@ -41,7 +41,14 @@ pub fn is_protected() -> bool {
 /// Re-executes the current command from a protected file, unless already
 /// there. Returns only on error.
 pub fn ensure() -> Result<()> {
+    // Checked once per process: the CLI calls this before parsing, the
+    // container layer again before it makes a process.
+    static PROTECTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if PROTECTED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
     if is_protected() {
+        PROTECTED.store(true, std::sync::atomic::Ordering::Relaxed);
         return Ok(());
     }
     let (args, env) = argv_envp();
