@@ -118,6 +118,10 @@ fn hostile_layers_are_refused_or_contained() {
         file("up/pwned-too", "through ..\n"),
         E { name: "dev/evil", kind: tar::EntryType::Char, data: vec![], link: "", mode: 0o666 },
         E { mode: 0o4755, ..file("bin/suid", "x") },
+        // A later entry replaces a directory (and what it held) with a file.
+        dir("r/"),
+        file("r/y", "gone\n"),
+        file("r", "replaced\n"),
     ];
     let src = t.layout("contained", &[entries]);
     let out = t.kiste(&["image", "import", src.to_str().unwrap(), "contained"]);
@@ -128,6 +132,7 @@ fn hostile_layers_are_refused_or_contained() {
     assert_eq!(std::fs::read_to_string(layer.join(format!("{}/pwned", &out_s[1..]))).unwrap(), "through a symlink\n");
     assert_eq!(std::fs::read_to_string(layer.join("pwned-too")).unwrap(), "through ..\n");
     assert!(!layer.join("dev/evil").exists());
+    assert_eq!(std::fs::read_to_string(layer.join("r")).unwrap(), "replaced\n");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(layer.join("bin/suid")).unwrap().permissions().mode() & 0o7777, 0o4755);
     let host: Vec<_> = std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -183,13 +183,7 @@ fn remove_tree(parent: &OwnedFd, name: &CString, depth: u32) -> std::result::Res
         return Err(Errno::last());
     }
     let dir = unsafe { OwnedFd::from_raw_fd(fd) };
-    let names: Vec<CString> = nix::dir::Dir::from_fd(dir.try_clone().map_err(|_| Errno::EBADF)?)?
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_owned())
-        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
-        .collect();
-    for n in names {
+    for n in crate::rootfs::copyup::entries(&dir)? {
         match check(unsafe { libc::unlinkat(dir.as_raw_fd(), n.as_ptr(), 0) }) {
             Err(Errno::EISDIR) => remove_tree(&dir, &n, depth + 1)?,
             Err(Errno::ENOENT) | Ok(()) => {}

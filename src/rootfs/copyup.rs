@@ -47,14 +47,7 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: u32) -> Result<()> {
     if depth > 256 {
         crate::bail!("directory tree too deep");
     }
-    let dir = nix::dir::Dir::from_fd(src.try_clone().context("dup")?).context("read directory")?;
-    let names: Vec<CString> = dir
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_owned())
-        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
-        .collect();
-    for name in names {
+    for name in entries(src).context("read directory")? {
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         check(unsafe { libc::fstatat(src.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) }, "stat", &name)?;
         let mode = st.st_mode & 0o7777;
@@ -87,4 +80,15 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: u32) -> Result<()> {
         check(unsafe { libc::fchownat(dst.as_raw_fd(), name.as_ptr(), st.st_uid, st.st_gid, libc::AT_SYMLINK_NOFOLLOW) }, "chown", &name)?;
     }
     Ok(())
+}
+
+/// The names in the directory `dir` (an fd open for reading), without `.`
+/// and `..`.
+pub fn entries(dir: &OwnedFd) -> std::result::Result<Vec<CString>, Errno> {
+    let d = nix::dir::Dir::from_fd(dir.try_clone().map_err(|_| Errno::EBADF)?)?;
+    Ok(d.into_iter()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect())
 }
