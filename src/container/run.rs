@@ -37,8 +37,10 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
     let code = super::foreground::wait(spawned.pid, &set, spawned.pty);
     crate::logging::stage("container ran");
     // Unless someone deleted it meanwhile (`delete --force`), it is ours
-    // to remove.
-    if let Ok(c) = super::Container::open(root, &o.id) {
+    // to remove; a new container that took the id since is not.
+    if let Ok(c) = super::Container::open(root, &o.id)
+        && c.state.pid == spawned.pid
+    {
         destroy(&c);
     }
     crate::logging::stage("teardown");
