@@ -9,6 +9,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub mod default;
+mod document;
+
+pub use document::ProcessDocument;
 
 pub const CONFIG_FILE: &str = "config.json";
 
@@ -47,7 +50,7 @@ pub fn parse(text: &[u8]) -> Result<Spec> {
         bail!("invalid JSON: the top level must be an object");
     }
     drop_unknown_capabilities(&mut value);
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(value).map(document::SpecDocument::into_spec).map_err(|e| {
         let path = e.path().to_string();
         Error::msg(format!("{}: {}", if path == "." { "config" } else { &path }, e.inner()))
     })

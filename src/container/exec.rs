@@ -40,7 +40,9 @@ pub struct ExecOptions {
 }
 
 fn parse_process(v: Value, what: &str) -> Result<Process> {
-    serde_path_to_error::deserialize(v).map_err(|e| Error::msg(format!("{what}: {}: {}", e.path(), e.inner())))
+    serde_path_to_error::deserialize(v)
+        .map(crate::config::ProcessDocument::into_process)
+        .map_err(|e| Error::msg(format!("{what}: {}: {}", e.path(), e.inner())))
 }
 
 /// runc's way: the config's process, with the args, cwd, env, user, caps
