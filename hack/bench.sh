@@ -17,7 +17,7 @@
 # A second table measures kiste and runc in the host's own mount namespace.
 #
 # Environment:
-#   KISTE   kiste binary            (default: target/x86_64-unknown-linux-gnu/release/kiste)
+#   KISTE   kiste binary            (default: target/x86_64-unknown-linux-musl/release/kiste)
 #   RUNC    runc binary             (default: runc from PATH)
 #   CRUN    crun binary             (default: crun from PATH)
 #   YOUKI   youki binary            (optional, only if given)
@@ -45,7 +45,7 @@ PAR=${PAR:-20}
 ROUNDS=${ROUNDS:-5}
 RSS_N=${RSS_N:-5}
 PYTHON=${PYTHON:-python3}
-KISTE=${KISTE:-$repo/target/x86_64-unknown-linux-gnu/release/kiste}
+KISTE=${KISTE:-$repo/target/x86_64-unknown-linux-musl/release/kiste}
 RUNC=${RUNC:-$(command -v runc || echo /usr/sbin/runc)}
 CRUN=${CRUN:-$(command -v crun || echo /usr/bin/crun)}
 YOUKI=${YOUKI:-}

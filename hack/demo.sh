@@ -2,7 +2,7 @@
 # demo.sh: set up a fresh Debian machine, build kiste and run one container.
 #
 # Installs the packages it needs (only the missing ones), builds
-# target/x86_64-unknown-linux-gnu/release/kiste, makes a busybox bundle in /var/tmp/kiste-demo and
+# target/x86_64-unknown-linux-musl/release/kiste, makes a busybox bundle in /var/tmp/kiste-demo and
 # runs a container that prints its PID, its hostname and its mounts.
 # Safe to run again: it removes the previous demo container first.
 set -euo pipefail
@@ -19,7 +19,7 @@ fi
 bundle=${DEMO_BUNDLE:-/var/tmp/kiste-demo}
 state=${DEMO_ROOT:-/run/kiste-demo}
 id=demo-busybox
-kiste=$PWD/target/x86_64-unknown-linux-gnu/release/kiste
+kiste=$PWD/target/x86_64-unknown-linux-musl/release/kiste
 
 heading "Installing missing Debian packages"
 ensure_packages

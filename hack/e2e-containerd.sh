@@ -13,14 +13,14 @@
 # kiste); the distinct subcommands and flags are printed at the end, and
 # the whole log is copied to $ARGV_LOG if that is set.
 #
-# Environment: KISTE (default target/x86_64-unknown-linux-gnu/release/kiste), KEEP=1 keeps the
+# Environment: KISTE (default target/x86_64-unknown-linux-musl/release/kiste), KEEP=1 keeps the
 # temporary directory. Needs root.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/lib.sh
 . hack/lib.sh
 
-kiste=$(readlink -f "${KISTE:-target/x86_64-unknown-linux-gnu/release/kiste}")
+kiste=$(readlink -f "${KISTE:-target/x86_64-unknown-linux-musl/release/kiste}")
 [ -x "$kiste" ] || { echo "e2e-containerd: no kiste binary at $kiste" >&2; exit 1; }
 
 ensure_packages containerd busybox-static >&2 || { echo "e2e-containerd: could not install containerd busybox-static" >&2; exit 1; }

@@ -16,7 +16,7 @@
 # distinct subcommands and flags are printed at the end, and the whole log
 # is copied to $ARGV_LOG if that is set.
 #
-# Environment: KISTE (default target/x86_64-unknown-linux-gnu/release/kiste), STORAGE_DRIVER
+# Environment: KISTE (default target/x86_64-unknown-linux-musl/release/kiste), STORAGE_DRIVER
 # (default overlay; vfs also works), KEEP=1 keeps the temporary directory.
 # Needs root.
 set -euo pipefail
@@ -24,7 +24,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/lib.sh
 . hack/lib.sh
 
-kiste=$(readlink -f "${KISTE:-target/x86_64-unknown-linux-gnu/release/kiste}")
+kiste=$(readlink -f "${KISTE:-target/x86_64-unknown-linux-musl/release/kiste}")
 [ -x "$kiste" ] || { echo "e2e-podman: no kiste binary at $kiste" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "e2e-podman: needs root" >&2; exit 1; }
 

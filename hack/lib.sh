@@ -4,7 +4,7 @@
 # Debian packages kiste's scripts and tests use. runc and crun are only for
 # the conformance comparison and the benchmark; gcc builds the benchmark's
 # helper (and is the linker cargo calls).
-KISTE_PACKAGES=(busybox-static runc crun jq libseccomp-dev pkg-config python3 gcc libc6-dev qemu-system-x86 linux-image-amd64 cpio bsdutils containerd podman conmon umoci)
+KISTE_PACKAGES=(busybox-static runc crun jq libseccomp-dev pkg-config python3 gcc libc6-dev qemu-system-x86 linux-image-amd64 cpio bsdutils containerd podman conmon umoci musl-tools)
 
 heading() {
     printf '\n==> %s\n' "$*"
@@ -48,5 +48,9 @@ ensure_cargo() {
     if ! command -v cargo >/dev/null 2>&1; then
         echo "cargo not found: install Rust >= 1.85 (edition 2024), e.g. with rustup" >&2
         return 1
+    fi
+    # The build target (.cargo/config.toml): a static musl binary.
+    if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+        rustup target add x86_64-unknown-linux-musl || return 1
     fi
 }

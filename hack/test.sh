@@ -3,7 +3,7 @@
 #
 #   1. install the missing Debian packages
 #   2. cargo build --release
-#   3. cargo test --release (tests/ drive target/x86_64-unknown-linux-gnu/release/kiste)
+#   3. cargo test --release (tests/ drive target/x86_64-unknown-linux-musl/release/kiste)
 #   4. the conformance suite against kiste, then against runc (as a
 #      reference: a test that fails with runc is a broken test)
 #   5. the cgroup cases of that suite on pure cgroup v2, in a QEMU VM
@@ -113,7 +113,7 @@ conformance() {
 }
 
 if [ "$built" = 1 ]; then
-    conformance "$repo/target/x86_64-unknown-linux-gnu/release/kiste" kiste 1
+    conformance "$repo/target/x86_64-unknown-linux-musl/release/kiste" kiste 1
 else
     note "conformance (kiste): not run (build failed)"
     failed=$((failed + 1))
@@ -152,7 +152,7 @@ e2e() {
         return 0
     fi
     heading "End to end with $label: $script"
-    KISTE="$repo/target/x86_64-unknown-linux-gnu/release/kiste" timeout --kill-after=30 900 "$script" </dev/null 2>&1 | tee "$log" || rc=$?
+    KISTE="$repo/target/x86_64-unknown-linux-musl/release/kiste" timeout --kill-after=30 900 "$script" </dev/null 2>&1 | tee "$log" || rc=$?
     read -r p f <<<"$(sed -n -E 's/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p' "$log" |
         tail -n 1 | awk '{p = $1; f = $2} END {print p + 0, f + 0}')"
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then

@@ -6,13 +6,13 @@
 # The last line is kiste's `N passed, N failed` (what hack/test.sh counts);
 # the exit status is non-zero if any kiste case failed, the VM did not
 # finish, or a case failed with runc too (then the case is wrong).
-# Environment: KISTE (default target/x86_64-unknown-linux-gnu/release/kiste), RUNC (default
+# Environment: KISTE (default target/x86_64-unknown-linux-musl/release/kiste), RUNC (default
 # /usr/sbin/runc; RUNC=none skips the reference run), TIMEOUT (seconds for
 # the whole VM run, default 600).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-kiste=${KISTE:-target/x86_64-unknown-linux-gnu/release/kiste}
+kiste=${KISTE:-target/x86_64-unknown-linux-musl/release/kiste}
 runc=${RUNC:-/usr/sbin/runc}
 filters=("$@")
 [ ${#filters[@]} -gt 0 ] || filters=(cgroup- ns-cgroup)

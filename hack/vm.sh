@@ -13,7 +13,7 @@
 # nested KVM is broken on some hosts (QEMU aborts on MSR 0x10a, or hangs).
 #
 # Options:
-#   --kiste PATH      kiste binary to copy in (default: target/x86_64-unknown-linux-gnu/release/kiste)
+#   --kiste PATH      kiste binary to copy in (default: target/x86_64-unknown-linux-musl/release/kiste)
 #   --bundle DIR      copy DIR to /bundle instead of making the default bundle
 #   --add SRC[:DEST]  copy a file or directory into the VM (default DEST:
 #                     /root/ + SRC's base name); may be repeated
@@ -38,7 +38,7 @@ usage() {
     exit 2
 }
 
-kiste=$repo/target/x86_64-unknown-linux-gnu/release/kiste
+kiste=$repo/target/x86_64-unknown-linux-musl/release/kiste
 bundle=
 timeout_s=120
 kernel=

@@ -5,6 +5,7 @@
 //! features, one module each: `namespaces`, `rootfs`, `cgroups`,
 //! `capabilities`, `rlimits`, `sysctl`.
 
+pub mod argv;
 pub mod capabilities;
 pub mod cgroups;
 pub mod cli;

@@ -4,7 +4,9 @@
 #![no_main]
 
 #[unsafe(no_mangle)]
-pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
+    // SAFETY: C's main gets argc valid strings.
+    unsafe { kiste::argv::set(argc, argv) };
     // Rust's start-up would also make sure fds 0-2 are open: an fd we open
     // must never be taken for the container's stdio.
     for fd in 0..3 {

@@ -3,7 +3,12 @@
 use crate::error::{Context, Result};
 use oci_spec::runtime::PosixRlimit;
 
-fn resource(name: &str) -> Option<libc::__rlimit_resource_t> {
+#[cfg(target_env = "gnu")]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+type Resource = libc::c_int;
+
+fn resource(name: &str) -> Option<Resource> {
     Some(match name {
         "RLIMIT_CPU" => libc::RLIMIT_CPU,
         "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,

@@ -148,3 +148,15 @@ pub fn send_to_listener(s: &LinuxSeccomp, fd: &OwnedFd, pid: i32, state: &serde_
         .with_context(|| format!("linux.seccomp.listenerPath: send to {}", path.display()))?;
     Ok(())
 }
+
+/// Debian's static libseccomp is built against glibc and calls glibc's
+/// fortified `__fprintf_chk`, which musl lacks. Only `seccomp_export_pfc`
+/// (a human-readable dump of a filter) prints, and kiste never calls it, so
+/// the symbol is satisfied with a stub that prints nothing and reports a
+/// failure. (The call is variadic; a callee that reads none of the variadic
+/// arguments may be declared without them in the x86-64 C ABI.)
+#[cfg(target_env = "musl")]
+#[unsafe(no_mangle)]
+pub extern "C" fn __fprintf_chk(_stream: *mut libc::c_void, _flag: libc::c_int, _format: *const libc::c_char) -> libc::c_int {
+    -1
+}

@@ -5,6 +5,13 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// This test calls libseccomp itself; with musl the one glibc-only symbol
+/// libseccomp.a needs comes from kiste's library (see src/seccomp.rs), and
+/// only a reference to it makes the linker take it.
+#[cfg(target_env = "musl")]
+#[used]
+static FPRINTF_CHK: extern "C" fn(*mut libc::c_void, libc::c_int, *const libc::c_char) -> libc::c_int = kiste::seccomp::__fprintf_chk;
+
 fn with_seccomp(name: &str, script: &str, seccomp: serde_json::Value) -> Env {
     let env = Env::new(name, script);
     env.config(|c| {

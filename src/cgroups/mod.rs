@@ -23,8 +23,7 @@ pub enum Mode {
 }
 
 pub fn mode() -> Mode {
-    const CGROUP2_MAGIC: i64 = 0x6367_7270;
-    let is_v2 = |p: &str| nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 == CGROUP2_MAGIC);
+    let is_v2 = |p: &str| nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
     if is_v2("/sys/fs/cgroup") {
         Mode::Unified
     } else if is_v2("/sys/fs/cgroup/unified") {

@@ -131,12 +131,12 @@ pub fn main() -> i32 {
     // not one only costs that re-exec; the commands check again.)
     // `container …` re-executes first too: its commands are not safe to
     // run twice, and a re-exec half-way would start them over.
-    if std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "create" || a == "run" || a == "exec" || a == "container")
+    if crate::argv::args().iter().skip(1).take_while(|a| *a != "--").any(|a| a == "create" || a == "run" || a == "exec" || a == "container")
         && let Err(e) = crate::process::sealed::ensure()
     {
         return fail(e);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(crate::argv::args()) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };

@@ -112,7 +112,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<Skipped> {
             check(unsafe { libc::fchmodat(parent.as_raw_fd(), c.as_ptr(), mode, 0) }).with_context(what)?;
         }
         if let Ok(mtime) = header.mtime() {
-            let t = libc::timespec { tv_sec: mtime as libc::time_t, tv_nsec: 0 };
+            let t = libc::timespec { tv_sec: mtime as _, tv_nsec: 0 };
             let times = [t, t];
             unsafe { libc::utimensat(parent.as_raw_fd(), c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
         }

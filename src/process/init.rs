@@ -299,7 +299,7 @@ pub fn exec_process(
 
     // CVE-2024-21626: no fd of ours reaches the user program; only stdio and
     // the --preserve-fds ones stay open across execve.
-    unsafe { libc::close_range(3 + preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    unsafe { libc::syscall(libc::SYS_close_range, 3 + preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if let Some(list) = process.exec_cpu_affinity().as_ref().and_then(|a| a.cpu_affinity_final().as_deref()) {
         crate::scheduling::set_affinity(list, "process.execCPUAffinity.final")?;
     }

@@ -100,7 +100,7 @@ fn sealed_copy() -> Result<OwnedFd> {
 }
 
 fn argv_envp() -> (Vec<CString>, Vec<CString>) {
-    let args = std::env::args_os().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
+    let args = crate::argv::args().iter().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
     let env = std::env::vars_os()
         .map(|(k, v)| {
             let mut b = k.as_bytes().to_vec();
