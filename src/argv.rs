@@ -9,7 +9,10 @@ use std::sync::OnceLock;
 
 static ARGV: OnceLock<Vec<OsString>> = OnceLock::new();
 
-/// Records argv. Safety: `argv` holds `argc` valid C strings.
+/// Records argv.
+///
+/// # Safety
+/// `argv` holds `argc` valid C strings.
 pub unsafe fn set(argc: i32, argv: *const *const libc::c_char) {
     let args = (0..argc.max(0) as usize)
         .map(|i| unsafe { *argv.add(i) })

@@ -14,15 +14,26 @@ pub enum Format {
 }
 
 struct Logger {
-    file: Option<String>,
+    file: Option<std::fs::File>,
     format: Format,
     debug: bool,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
-pub fn init(file: Option<String>, format: Format, debug: bool) {
+/// Opens `--log FILE` once, here on the host: a container's init must never
+/// resolve that path again after it entered the container's root, where it
+/// would name a file of the container's choosing. A file that cannot be
+/// opened leaves the lines on stderr.
+pub fn init(path: Option<String>, format: Format, debug: bool) {
+    let file = path.and_then(|p| OpenOptions::new().create(true).append(true).open(p).ok());
     let _ = LOGGER.set(Logger { file, format, debug });
+}
+
+/// The log file's fd, which a container's init keeps open until its execve.
+pub fn file_fd() -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    LOGGER.get().and_then(|l| l.file.as_ref()).map(|f| f.as_raw_fd())
 }
 
 pub fn debug_enabled() -> bool {
@@ -50,7 +61,7 @@ pub fn debug(msg: &str) {
 
 fn write(level: &str, msg: &str) {
     let (file, format) = match LOGGER.get() {
-        Some(l) => (l.file.as_deref(), l.format),
+        Some(l) => (l.file.as_ref(), l.format),
         None => (None, Format::Text),
     };
     let time = crate::utils::rfc3339_now(false);
@@ -62,10 +73,8 @@ fn write(level: &str, msg: &str) {
         Format::Text => format!("time=\"{time}\" level={level} msg={}\n", quote(msg)),
     };
     match file {
-        Some(path) => {
-            if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
-                let _ = f.write_all(line.as_bytes());
-            }
+        Some(mut f) => {
+            let _ = f.write_all(line.as_bytes());
         }
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());

@@ -30,15 +30,21 @@ pub fn apparmor_exec_file() -> &'static str {
     if Path::new("/proc/self/attr/apparmor/exec").exists() { "/proc/self/attr/apparmor/exec" } else { "/proc/self/attr/exec" }
 }
 
-/// Sets the profile and label the user program gets at execve.
-pub fn apply(process: &oci_spec::runtime::Process) -> Result<()> {
+/// Sets the profile and label the user program gets at execve, written
+/// through kiste's own procfs (src/procfs.rs): a container that puts
+/// something over its /proc/self/attr must not swallow them.
+pub fn apply(process: &oci_spec::runtime::Process, proc: &crate::procfs::Lazy) -> Result<()> {
     if let Some(profile) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
         let file = apparmor_exec_file();
-        std::fs::write(file, format!("exec {profile}"))
+        let rel = crate::procfs::thread_path(file.trim_start_matches("/proc/self/"));
+        proc.get()
+            .and_then(|p| p.write(&rel, format!("exec {profile}").as_bytes()))
             .with_context(|| format!("process.apparmorProfile: apply profile {profile:?}: write {file}"))?;
     }
     if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        std::fs::write("/proc/self/attr/exec", label)
+        let rel = crate::procfs::thread_path("attr/exec");
+        proc.get()
+            .and_then(|p| p.write(&rel, label.as_bytes()))
             .with_context(|| format!("process.selinuxLabel: apply {label:?}: write /proc/self/attr/exec"))?;
     }
     Ok(())

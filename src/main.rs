@@ -4,7 +4,9 @@
 #![no_main]
 
 #[unsafe(no_mangle)]
-pub extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
+/// # Safety
+/// Called by the C runtime only, with argc valid strings in argv.
+pub unsafe extern "C" fn main(argc: i32, argv: *const *const libc::c_char) -> i32 {
     // SAFETY: C's main gets argc valid strings.
     unsafe { kiste::argv::set(argc, argv) };
     // Rust's start-up would also make sure fds 0-2 are open: an fd we open

@@ -41,10 +41,12 @@ pub fn check(key: &str, netns: bool, ipcns: bool, utsns: bool) -> Result<()> {
     bail!("not allowed in a container: it is not namespaced")
 }
 
-pub fn apply(sysctl: &std::collections::HashMap<String, String>) -> Result<()> {
+/// Writes each value through kiste's own procfs (src/procfs.rs), never
+/// through the container's /proc, which the container could redirect.
+pub fn apply(sysctl: &std::collections::HashMap<String, String>, proc: &crate::procfs::Proc) -> Result<()> {
     for (key, value) in sysctl {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value).with_context(|| format!("linux.sysctl.{key}: write {value:?} to {path}"))?;
+        let rel = format!("sys/{}", key.replace('.', "/"));
+        proc.write(&rel, value.as_bytes()).with_context(|| format!("linux.sysctl.{key}: write {value:?}"))?;
     }
     Ok(())
 }

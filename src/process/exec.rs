@@ -11,7 +11,7 @@ use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::Plan;
 use oci_spec::runtime::{Process, Spec};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct ExecArgs<'a> {
     /// The container's config (seccomp, personality, …).
@@ -98,6 +98,7 @@ fn inside(a: &ExecArgs, root: &OwnedFd, ch: &Channel) -> Result<std::convert::In
     nix::unistd::chroot(".").context("chroot into the container's root")?;
     nix::unistd::setsid().context("setsid")?;
     crate::logging::stage("root");
+    crate::fault::point("exec.root");
     if let Some(socket) = &a.console {
         let size = a.process.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
         let pty = super::tty::open_pty(size)?;
@@ -114,5 +115,13 @@ fn inside(a: &ExecArgs, root: &OwnedFd, ch: &Channel) -> Result<std::convert::In
     .context("open /")?;
     let cwd_fd = crate::rootfs::resolve::open(&root_fd, cwd, libc::O_PATH | libc::O_DIRECTORY)
         .with_context(|| format!("process.cwd: {}", cwd.display()))?;
-    exec_process(a.spec, a.process, cwd_fd, ch, a.preserve_fds, || Ok(()))
+    exec_process(
+        a.spec,
+        a.process,
+        crate::procfs::Lazy::default(),
+        cwd_fd,
+        ch,
+        super::init::OpenFds { preserve: a.preserve_fds, keep: [ch.0.as_raw_fd()].into_iter().chain(crate::logging::file_fd()).collect() },
+        || Ok(()),
+    )
 }

@@ -13,7 +13,7 @@ use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -62,6 +62,7 @@ pub fn single_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
                 nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
             }
             crate::logging::stage("namespaces");
+            crate::fault::point("init.namespaces");
             container(a, ch)
         })(),
     )
@@ -165,10 +166,18 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         cgroup_v1: &a.cgroup_v1,
         cgroup_v2: a.cgroup_v2.as_deref(),
     };
+    // Writes into /proc go through a procfs of our own (src/procfs.rs),
+    // made now, while the host's /proc is still fully visible, which a user
+    // namespace needs for it.
+    let proc = crate::procfs::Lazy::default();
+    if writes_proc(spec, process) {
+        proc.get()?;
+    }
     if mntns {
         rootfs::setup(&r)?;
     }
     crate::logging::stage("mounts");
+    crate::fault::point("init.mounts");
     // Hooks see the container's mounts but not yet its pivot_root.
     let hooks = spec.hooks().as_ref();
     let mut state = serde_json::Value::Null;
@@ -182,6 +191,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         }
     }
     crate::logging::stage("hooks");
+    crate::fault::point("init.hooks");
     if mntns {
         rootfs::enter(&r)?;
     } else {
@@ -199,19 +209,22 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         super::tty::become_tty(&pty.slave)?;
     }
     crate::logging::stage("pivot_root");
+    crate::fault::point("init.pivot-root");
     let cwd = process.cwd();
     // CVE-2024-21626: the working directory is resolved inside the root,
     // magic links (/proc/self/fd/N) refused, and entered by that fd.
     let cwd_fd = rootfs::resolve::mkdir_all(&root_fd()?, cwd, 0o755).with_context(|| format!("process.cwd: create {}", cwd.display()))?;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        sysctl::apply(s)?;
+        sysctl::apply(s, proc.get()?)?;
     }
     if mntns {
         rootfs::finish(spec)?;
     }
     crate::logging::stage("rootfs finish");
+    crate::fault::point("init.rootfs-finish");
 
-    exec_process(spec, process, cwd_fd, ch, a.preserve_fds, || {
+    let keep: Vec<RawFd> = std::iter::once(ch.0.as_raw_fd()).chain(fifo.map(|f| f.as_raw_fd())).chain(crate::logging::file_fd()).collect();
+    exec_process(spec, process, proc, cwd_fd, ch, OpenFds { preserve: a.preserve_fds, keep }, || {
         wait_gate(fifo, ch)?;
         // startContainer hooks run before the program: the status is still
         // "created" (runtime.md), as runc passes it.
@@ -232,9 +245,10 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
 pub fn exec_process(
     spec: &Spec,
     process: &oci_spec::runtime::Process,
+    proc: crate::procfs::Lazy,
     cwd_fd: OwnedFd,
     ch: &Channel,
-    preserve_fds: u32,
+    fds: OpenFds,
     before_exec: impl FnOnce() -> Result<()>,
 ) -> Result<std::convert::Infallible> {
     let cwd = process.cwd();
@@ -242,7 +256,8 @@ pub fn exec_process(
         rlimits::apply(r)?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
+        let file = crate::procfs::thread_path("oom_score_adj");
+        proc.get().and_then(|p| p.write(&file, adj.to_string().as_bytes())).with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
     }
     if let Some(s) = process.scheduler() {
         crate::scheduling::set_scheduler(s)?;
@@ -263,6 +278,7 @@ pub fn exec_process(
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let filter = seccomp.map(crate::seccomp::compile).transpose()?;
     crate::logging::stage("seccomp compile");
+    crate::fault::point("process.seccomp-compile");
     let nnp = process.no_new_privileges().unwrap_or(false);
     if let (Some(f), Some(s), false) = (&filter, seccomp, nnp) {
         load_seccomp(f, s, ch)?;
@@ -277,11 +293,18 @@ pub fn exec_process(
     if process.no_new_privileges().unwrap_or(false) && unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(nix::errno::Errno::last()).context("process.noNewPrivileges");
     }
-    crate::lsm::apply(process)?;
+    crate::lsm::apply(process, &proc)?;
+    drop(proc);
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     nix::unistd::fchdir(&cwd_fd).with_context(|| format!("process.cwd: chdir to {}", cwd.display()))?;
     drop(cwd_fd);
+    // CVE-2024-21626: every fd kiste had (its state directory, a cgroup
+    // directory, …) is closed now, not only marked close-on-exec: the kernel
+    // resolves the program's path before it closes those, so a program
+    // named /proc/self/fd/N/../../bin/sh would otherwise run from the host.
+    // Only stdio, the --preserve-fds ones and those in `keep` stay.
+    close_fds_except(3 + fds.preserve, &fds.keep);
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let args = process.args().as_deref().unwrap_or(&[]);
     let program = lookup::find(&args[0], &env).map_err(|e| Error::msg(format!("unable to start container process: {e}")))?;
@@ -297,9 +320,9 @@ pub fn exec_process(
         .map_err(|_| Error::msg("process.env: contains NUL"))?;
     let path = CString::new(program.as_os_str().as_bytes()).map_err(|_| Error::msg("program path contains NUL"))?;
 
-    // CVE-2024-21626: no fd of ours reaches the user program; only stdio and
-    // the --preserve-fds ones stay open across execve.
-    unsafe { libc::syscall(libc::SYS_close_range, 3 + preserve_fds, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    // And the ones kept until now (the channel, the exec fifo) do not reach
+    // the user program.
+    unsafe { libc::syscall(libc::SYS_close_range, 3 + fds.preserve, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if let Some(list) = process.exec_cpu_affinity().as_ref().and_then(|a| a.cpu_affinity_final().as_deref()) {
         crate::scheduling::set_affinity(list, "process.execCPUAffinity.final")?;
     }
@@ -307,6 +330,7 @@ pub fn exec_process(
         load_seccomp(f, s, ch)?;
     }
     crate::logging::stage("attributes");
+    crate::fault::point("process.attributes");
     ch.send(READY, crate::logging::encode_stages().as_bytes())?;
     before_exec()?;
     reset_signals();
@@ -323,6 +347,37 @@ fn load_seccomp(filter: &libseccomp::ScmpFilterContext, s: &oci_spec::runtime::L
         ch.send_fd(SECCOMP_FD, &fd)?;
     }
     Ok(())
+}
+
+/// The fds a process keeps open up to its execve: `preserve` after stdio
+/// (--preserve-fds, passed on to the program) and `keep` (kiste's own, such
+/// as the sync channel, closed at the execve).
+pub struct OpenFds {
+    pub preserve: u32,
+    pub keep: Vec<RawFd>,
+}
+
+/// Whether the init will write into /proc: sysctls, oom_score_adj, labels.
+fn writes_proc(spec: &Spec, process: &oci_spec::runtime::Process) -> bool {
+    let label = |l: &Option<String>| l.as_deref().is_some_and(|l| !l.is_empty());
+    spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty())
+        || process.oom_score_adj().is_some()
+        || label(process.apparmor_profile())
+        || label(process.selinux_label())
+}
+
+/// Closes every fd from `from` up, except those in `keep`.
+fn close_fds_except(from: u32, keep: &[RawFd]) {
+    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).filter(|&fd| fd >= from).collect();
+    keep.sort_unstable();
+    let mut lo = from;
+    for fd in keep {
+        if fd > lo {
+            unsafe { libc::syscall(libc::SYS_close_range, lo, fd - 1, 0) };
+        }
+        lo = fd + 1;
+    }
+    unsafe { libc::syscall(libc::SYS_close_range, lo, u32::MAX, 0) };
 }
 
 fn root_fd() -> Result<OwnedFd> {

@@ -19,12 +19,18 @@ pub struct Pty {
 /// and its slave through the master (TIOCGPTPEER: no path lookup in /dev/pts
 /// that a container process could race).
 pub fn open_pty(size: Option<(u16, u16)>) -> Result<Pty> {
-    let master = nix::fcntl::open(
-        "/dev/ptmx",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .context("process.terminal: open /dev/ptmx")?;
+    // Resolved inside the root (no magic link, no way out), and checked to
+    // be a pty multiplexer: /dev/ptmx is the container's to replace.
+    let root = nix::fcntl::open("/", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .context("process.terminal: open /")?;
+    let master = crate::rootfs::resolve::open(&root, std::path::Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY)
+        .context("process.terminal: open /dev/ptmx")?;
+    drop(root);
+    let st = nix::sys::stat::fstat(&master).context("process.terminal: stat /dev/ptmx")?;
+    let ptmx = st.st_mode & libc::S_IFMT == libc::S_IFCHR && libc::major(st.st_rdev) == 5 && libc::minor(st.st_rdev) == 2;
+    if !ptmx {
+        crate::bail!("process.terminal: /dev/ptmx is not the pty multiplexer (device 5:2)");
+    }
     let unlock: libc::c_int = 0;
     // SAFETY: ioctls on the fd we just opened, with pointers to locals.
     Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) }).context("process.terminal: unlock the pty")?;

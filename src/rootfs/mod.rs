@@ -38,6 +38,15 @@ fn propagation(spec: &Spec) -> Option<(u64, bool)> {
 pub fn mount_console(slave: &OwnedFd) -> Result<()> {
     let root =
         nix::fcntl::open("/", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).context("open /")?;
+    // CVE-2025-52565: a /dev/console the image made a symlink (to a procfs
+    // file, say) is removed, not followed: the pty goes on a file of ours.
+    let dev = resolve::mkdir_all(&root, Path::new("/dev"), 0o755).context("process.terminal: create /dev")?;
+    if nix::sys::stat::fstatat(&dev, "console", nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+    {
+        nix::unistd::unlinkat(&dev, "console", nix::unistd::UnlinkatFlags::NoRemoveDir)
+            .context("process.terminal: remove the symlink /dev/console")?;
+    }
     let target = resolve::create_file(&root, Path::new("/dev/console"), 0o666).context("process.terminal: create /dev/console")?;
     let tree = fdmount::clone_tree(slave.as_raw_fd(), "", false).context("process.terminal: bind the pty")?;
     fdmount::attach(&tree, &target).context("process.terminal: mount the pty on /dev/console")?;

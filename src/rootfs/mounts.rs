@@ -4,6 +4,7 @@
 use super::fdmount::{attach, clone_tree, new_fs, set_attr};
 use super::options::{MountOptions, parse};
 use super::resolve;
+use crate::bail;
 use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
 use oci_spec::runtime::Mount;
@@ -57,6 +58,7 @@ fn mount_one(env: &MountEnv, m: &Mount) -> Result<()> {
         return bind(env, dir, dest, &opts);
     }
     let target = resolve::mkdir_all(env.root, dest, 0o755).context("create mount point")?;
+    check_target(env, &target, dest, fstype, None)?;
     let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or(fstype);
     let fstype = if fstype == "cgroup" { "cgroup2" } else { fstype };
     let attrs = opts.attr_set | opts.rattr_set;
@@ -96,10 +98,66 @@ fn bind(env: &MountEnv, src: &Path, dest: &Path, opts: &MountOptions) -> Result<
         .context("create mount point")?;
     let src_str = src.to_str().ok_or_else(|| Error::msg("source is not UTF-8"))?;
     let tree = clone_tree(libc::AT_FDCWD, src_str, opts.recursive_bind).context("clone source")?;
+    check_target(env, &target, dest, "bind", Some(&tree))?;
     set_attr(&tree, opts.attr_set, opts.attr_clr, 0, false).context("set mount attributes")?;
     set_attr(&tree, opts.rattr_set, opts.rattr_clr, 0, true).context("set recursive mount attributes")?;
     attach(&tree, &target).context("attach mount")?;
     propagate(&tree, opts)
+}
+
+/// Files under /proc that tools such as lxcfs replace by bind mounts;
+/// nothing else may be mounted inside /proc.
+const PROC_ALLOWED: &[&str] = &[
+    "proc/cpuinfo",
+    "proc/diskstats",
+    "proc/meminfo",
+    "proc/stat",
+    "proc/swaps",
+    "proc/uptime",
+    "proc/loadavg",
+    "proc/slabinfo",
+    "proc/sys/kernel/ns_last_pid",
+    "proc/sys/crypto/fips_enabled",
+];
+
+/// CVE-2019-16884, CVE-2023-27561, CVE-2025-52881: where the mount point
+/// really is (`target`, resolved inside the rootfs) decides what may go
+/// there. A procfs or sysfs goes on the directory its destination names,
+/// not one a symlink of the image leads to (a later mount could then cover
+/// a /proc that is not where it seems); /proc itself takes only a procfs;
+/// inside /proc (or any procfs) only the files lxcfs replaces take a mount,
+/// so that no file kiste or the kernel relies on there is covered.
+fn check_target(env: &MountEnv, target: &OwnedFd, dest: &Path, fstype: &str, bind_source: Option<&OwnedFd>) -> Result<()> {
+    let real = |fd: &OwnedFd| std::fs::read_link(resolve::fd_path(fd)).context("read the mount point's path");
+    let (root, at) = (real(env.root)?, real(target)?);
+    let rel = at.strip_prefix(&root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| at.display().to_string());
+    if matches!(fstype, "proc" | "sysfs") && rel != lexical(dest) {
+        bail!("{fstype} must be mounted on an ordinary directory: {} leads to /{rel} through a symlink", dest.display());
+    }
+    if rel == "proc" {
+        let is_proc = fstype == "proc" || bind_source.is_some_and(crate::procfs::is_procfs);
+        if !is_proc {
+            bail!("/proc cannot be mounted over with anything but a procfs (here: {fstype})");
+        }
+    } else if (rel.starts_with("proc/") || crate::procfs::is_procfs(target)) && !PROC_ALLOWED.contains(&rel.as_str()) {
+        bail!("{} cannot be mounted because it is inside /proc (at /{rel})", dest.display());
+    }
+    Ok(())
+}
+
+/// `dest` as a path relative to the root, `.` and `..` applied by name.
+fn lexical(dest: &Path) -> String {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in dest.components() {
+        match c {
+            std::path::Component::Normal(n) => parts.push(n),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    parts.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 fn propagate(mnt: &OwnedFd, opts: &MountOptions) -> Result<()> {
