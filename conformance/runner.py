@@ -9,12 +9,18 @@ selected when no FILTER is given, or when any FILTER is a substring of
 
 Environment:
   RUNTIME   runtime binary (default: "runc" from PATH)
-  REPORT    if set, write a markdown report (case | result | detail) there
+  REPORT    if set, write a markdown report (case | result | detail |
+            outcome | first stderr line) there
   VERBOSE   if set to 1, print the commands and outputs of failing cases
             to stderr
   KEEP      if set to 1, keep the temporary directory for inspection
   TIMEOUT   per-command timeout in seconds (default 10)
   CASES     directory of case files (default conformance/cases)
+  STRICT_ERRORS  if set to 1, the "error_names" check fails a case; otherwise
+            a miss is only recorded as information (see README)
+  REPORT_JSON  if set, also write the results there as JSON: {"runtime",
+            "strict_errors", "results": [{name, result, detail, description,
+            outcome, rc, first_stderr_line, stderr_head, notes}]}
 
 Only the Python standard library is used.  Must be run as root.
 """
@@ -47,6 +53,7 @@ UNSHARE_FLAG = {"net": "--net", "network": "--net", "ipc": "--ipc",
                 "uts": "--uts", "cgroup": "--cgroup"}
 PR_SET_CHILD_SUBREAPER = 36
 DEFAULT_TIMEOUT = float(os.environ.get("TIMEOUT", "10"))
+STRICT_ERRORS = os.environ.get("STRICT_ERRORS") == "1"
 
 
 CASE_KEYS = {"name", "description", "config", "raw_config", "setup", "expect",
@@ -54,9 +61,9 @@ CASE_KEYS = {"name", "description", "config", "raw_config", "setup", "expect",
 CHECK_KEYS = {"exit", "stdout_equals", "stdout_contains", "stdout_not_contains",
               "stdout_regex", "stderr_contains", "stderr_regex", "json",
               "json_keys", "pid", "pid_file", "files", "files_regex",
-              "files_json", "files_missing"}
-STEP_KEYS = {"run": CHECK_KEYS | {"run", "cwd"},
-             "host": CHECK_KEYS | {"host"},
+              "files_json", "files_missing", "error_names"}
+STEP_KEYS = {"run": CHECK_KEYS | {"run", "cwd", "outcome"},
+             "host": CHECK_KEYS | {"host", "outcome"},
              "wait_status": {"wait_status", "timeout"},
              "output_of_step": CHECK_KEYS | {"output_of_step"},
              "sleep": {"sleep"}}
@@ -242,6 +249,9 @@ class Runner:
                 pass
         self.results = []
         self.log = []  # command transcript of the current case
+        self.outcome = None  # result of the case's outcome step (note_outcome)
+        self.outcome_marked = False
+        self.notes = []  # information about the current case (not failures)
 
     # ---- rootfs -------------------------------------------------------
     def build_rootfs(self):
@@ -388,6 +398,16 @@ class Runner:
         for rx in self.as_list(exp.get("stderr_regex", [])):
             if not re.search(rx, err, re.M):
                 raise CaseFailure(f"stderr does not match /{rx}/: {short_err!r}")
+        # error_names: a refusal must say which field is wrong. Only looked
+        # at when the command failed (a hostile input may also be accepted
+        # and contained); a miss fails the case only with STRICT_ERRORS=1.
+        if rc != 0:
+            for rx in self.as_list(exp.get("error_names", [])):
+                if not re.search(rx, err, re.M):
+                    msg = f"stderr does not name /{rx}/: {short_err!r}"
+                    if STRICT_ERRORS:
+                        raise CaseFailure(msg)
+                    self.notes.append(msg)
         doc = None
         wants_pid = any(v == "$pid" for fields in exp.get("files_json", {}).values()
                         if isinstance(fields, dict) for v in fields.values())
@@ -500,8 +520,9 @@ class Runner:
                 raise CaseError("step cwd can only be \"bundle\"")
             res = self.runtime_cmd(step["run"], ctx, tag, cwd=cwd)
             step_results[i + 1] = res
+            self.note_outcome(step, res)
             self.check(substitute({k: v for k, v in step.items()
-                                   if k not in ("run", "cwd")}, ctx), res, bundle)
+                                   if k not in ("run", "cwd", "outcome")}, ctx), res, bundle)
         elif "host" in step:
             # a shell command on the host, e.g. to look at the container's
             # cgroup or at files it writes; RUNTIME and STATE are set
@@ -515,7 +536,10 @@ class Runner:
                 os.environ.clear()
                 os.environ.update(old)
             step_results[i + 1] = res
-            self.check(substitute({k: v for k, v in step.items() if k != "host"}, ctx), res, bundle)
+            if step.get("outcome"):
+                self.note_outcome(step, res)
+            self.check(substitute({k: v for k, v in step.items()
+                                   if k not in ("host", "outcome")}, ctx), res, bundle)
         elif "wait_status" in step:
             self.wait_status(step, ctx, tag)
         elif "output_of_step" in step:
@@ -533,6 +557,32 @@ class Runner:
         else:
             raise CaseError(f"unknown step {json.dumps(step)}")
 
+    def note_outcome(self, step, res):
+        """The case's outcome (for REPORT/REPORT_JSON): the result of the first
+        step marked "outcome": true, else of the first run step."""
+        if self.outcome_marked:
+            return
+        if step.get("outcome"):
+            self.outcome, self.outcome_marked = res, True
+        elif self.outcome is None and "run" in step:
+            self.outcome = res
+
+    @staticmethod
+    def describe_outcome(res):
+        """("refused (exit N)" / "accepted" / "timed out", the first ten
+        non-empty stderr lines, each cut at 300 characters)."""
+        if res is None:
+            return "", []
+        rc = res["rc"]
+        lines = [l.strip()[:300] for l in res["stderr"].splitlines() if l.strip()][:10]
+        if rc is None:
+            what = "timed out"
+        elif rc == 0:
+            what = "accepted"
+        else:
+            what = f"refused (exit {rc})"
+        return what, lines
+
     # ---- one case -----------------------------------------------------
     def run_case(self, index, case):
         name = case["name"]
@@ -540,6 +590,9 @@ class Runner:
         bundle = os.path.join(self.tmp, "cases", name)
         os.makedirs(bundle)
         self.log = []
+        self.outcome = None
+        self.outcome_marked = False
+        self.notes = []
         cleanup_mounts = []
         ctx = {"id": cid, "bundle": bundle}
         for ns, value in self.host_ns.items():
@@ -571,7 +624,8 @@ class Runner:
                     self.run_step(step, i, index, ctx, bundle, step_results)
                 except CaseFailure as e:
                     what = step.get("run") or step.get("wait_status") or \
-                        f"output of step {step.get('output_of_step')}"
+                        (f"host: {step['host'][:60]}" if "host" in step else
+                         f"output of step {step.get('output_of_step')}")
                     raise CaseFailure(f"step {i + 1} ({what}): {e}")
         except (CaseFailure, CaseError) as e:
             problems.append(str(e) if isinstance(e, CaseFailure) else f"bad case: {e}")
@@ -650,7 +704,8 @@ class Runner:
             if need in ("cgroup1", "cgroup2") and (need == "cgroup2") != cgroup2:
                 skipped += 1
                 print(f"SKIP {name}: needs {need}", flush=True)
-                self.results.append((name, "SKIP", f"needs {need}"))
+                self.results.append({"name": name, "result": "SKIP",
+                                     "detail": f"needs {need}"})
                 continue
             problems = self.run_case(index, case)
             if problems:
@@ -662,8 +717,16 @@ class Runner:
             else:
                 passed += 1
                 detail = ""
-                print(f"PASS {name}", flush=True)
-            self.results.append((name, "PASS" if not problems else "FAIL", detail))
+                info = f" (info: {'; '.join(self.notes)})" if self.notes else ""
+                print(f"PASS {name}{info}", flush=True)
+            outcome, lines = self.describe_outcome(self.outcome)
+            self.results.append({
+                "name": name, "result": "PASS" if not problems else "FAIL",
+                "detail": detail, "description": case.get("description", ""),
+                "outcome": outcome, "first_stderr_line": lines[0] if lines else "",
+                "stderr_head": lines,
+                "rc": self.outcome["rc"] if self.outcome else None,
+                "notes": list(self.notes)})
         if skipped:
             print(f"({skipped} skipped: they need the other cgroup version)", flush=True)
         print(f"{passed} passed, {failed} failed", flush=True)
@@ -682,12 +745,23 @@ class Runner:
             return s.replace("|", "\\|").replace("\n", " ")
         with open(path, "w") as f:
             f.write(f"# Conformance report\n\nRuntime: `{self.runtime}`\n\n")
-            passed = sum(1 for r in self.results if r[1] == "PASS")
-            failed = sum(1 for r in self.results if r[1] == "FAIL")
+            passed = sum(1 for r in self.results if r["result"] == "PASS")
+            failed = sum(1 for r in self.results if r["result"] == "FAIL")
             f.write(f"{passed} passed, {failed} failed\n\n")
-            f.write("| case | result | detail |\n|---|---|---|\n")
-            for name, result, detail in self.results:
-                f.write(f"| {cell(name)} | {result} | {cell(detail)} |\n")
+            f.write("| case | result | detail | outcome | first stderr line |\n"
+                    "|---|---|---|---|---|\n")
+            for r in self.results:
+                detail = "; ".join([r["detail"]] * bool(r["detail"]) +
+                                   [f"info: {n}" for n in r.get("notes", [])])
+                first = cell(r.get("first_stderr_line", "")).replace("`", "'")
+                f.write(f"| {cell(r['name'])} | {r['result']} | {cell(detail)} | "
+                        f"{r.get('outcome', '')} | {'`' + first + '`' if first else ''} |\n")
+
+    def write_json_report(self, path):
+        with open(path, "w") as f:
+            json.dump({"runtime": self.runtime, "strict_errors": STRICT_ERRORS,
+                       "results": self.results}, f, indent=1)
+            f.write("\n")
 
     def finish(self):
         reap()
@@ -753,6 +827,8 @@ def main():
         runner.finish()
     if os.environ.get("REPORT"):
         runner.write_report(os.environ["REPORT"])
+    if os.environ.get("REPORT_JSON"):
+        runner.write_json_report(os.environ["REPORT_JSON"])
     sys.exit(1 if failed else 0)
 
 

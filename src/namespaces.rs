@@ -123,7 +123,7 @@ fn check_type(fd: &OwnedFd, t: T) -> Result<()> {
         return Err(nix::errno::Errno::last()).context("not a namespace file");
     }
     if got as i64 != flag(t).bits() as i64 {
-        bail!("not a {t} namespace");
+        bail!("not a namespace of type {t}");
     }
     Ok(())
 }

@@ -48,7 +48,7 @@ fn a_duplicate_namespace_is_refused() {
 fn a_namespace_path_of_the_wrong_type_is_refused() {
     let env = Env::new("nstype", "true");
     env.config(|c| c["linux"]["namespaces"][0] = serde_json::json!({"type": "pid", "path": "/proc/self/ns/net"}));
-    refused(&env, &env.id("a"), "not a pid namespace");
+    refused(&env, &env.id("a"), "not a namespace of type pid");
     env.config(|c| c["linux"]["namespaces"][0] = serde_json::json!({"type": "pid", "path": "/nonexistent/ns"}));
     refused(&env, &env.id("b"), "linux.namespaces[0].path");
 }

@@ -9,8 +9,8 @@
 //! the same JSON paths.
 
 use oci_spec::runtime::{
-    Box as ConsoleBox, ExecCPUAffinity, Hooks, Linux, LinuxCapabilities, LinuxIOPriority, Mount, PosixRlimit, Process, Root, Scheduler,
-    Spec, User,
+    Box as ConsoleBox, Capabilities, Capability, ExecCPUAffinity, Hooks, Linux, LinuxCapabilities, LinuxIOPriority, Mount,
+    PosixRlimitBuilder, PosixRlimitType, Process, Root, Scheduler, Spec, User,
 };
 use serde::{Deserialize, Deserializer, de};
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ pub struct ProcessDocument {
     terminal: Option<bool>,
     #[serde(default)]
     console_size: Option<ConsoleBox>,
-    user: User,
+    user: UserDocument,
     #[serde(default)]
     args: Option<Vec<String>>,
     #[serde(default)]
@@ -79,9 +79,9 @@ pub struct ProcessDocument {
     env: Option<Vec<String>>,
     cwd: PathBuf,
     #[serde(default)]
-    capabilities: Option<LinuxCapabilities>,
+    capabilities: Option<CapabilitiesDocument>,
     #[serde(default)]
-    rlimits: Option<Vec<PosixRlimit>>,
+    rlimits: Option<Vec<RlimitDocument>>,
     #[serde(default)]
     no_new_privileges: Option<bool>,
     #[serde(default)]
@@ -96,6 +96,104 @@ pub struct ProcessDocument {
     scheduler: Option<Scheduler>,
     #[serde(default, rename = "execCPUAffinity")]
     exec_cpu_affinity: Option<CpuAffinityDocument>,
+}
+
+/// `process.user`: uid and gid are required (runc would take a missing one
+/// for 0, that is root), and ids the kernel reads as -1 ("unchanged") or
+/// as negative are refused.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserDocument {
+    #[serde(deserialize_with = "id")]
+    uid: u32,
+    #[serde(deserialize_with = "id")]
+    gid: u32,
+    #[serde(default, deserialize_with = "umask")]
+    umask: Option<u32>,
+    #[serde(default, deserialize_with = "ids")]
+    additional_gids: Option<Vec<u32>>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+/// `process.rlimits[i]`: both limits required.
+#[derive(Deserialize)]
+struct RlimitDocument {
+    #[serde(rename = "type")]
+    typ: PosixRlimitType,
+    hard: u64,
+    soft: u64,
+}
+
+/// `process.capabilities`: names this build does not know are dropped with
+/// a warning, as runc does (a newer kernel's capability in an older
+/// runtime); anything but a string is a type error.
+#[derive(Deserialize)]
+struct CapabilitiesDocument {
+    #[serde(default)]
+    bounding: Option<Vec<String>>,
+    #[serde(default)]
+    effective: Option<Vec<String>>,
+    #[serde(default)]
+    inheritable: Option<Vec<String>>,
+    #[serde(default)]
+    permitted: Option<Vec<String>>,
+    #[serde(default)]
+    ambient: Option<Vec<String>>,
+}
+
+impl CapabilitiesDocument {
+    fn into_capabilities(self) -> LinuxCapabilities {
+        let set = |name: &str, list: Option<Vec<String>>| -> Option<Capabilities> {
+            list.map(|l| {
+                l.into_iter()
+                    .filter_map(|c| match serde_json::from_value::<Capability>(serde_json::Value::String(c.clone())) {
+                        Ok(cap) => Some(cap),
+                        Err(_) => {
+                            crate::logging::warn(&format!("process.capabilities.{name}: unknown capability {c:?} ignored"));
+                            None
+                        }
+                    })
+                    .collect()
+            })
+        };
+        let mut caps = LinuxCapabilities::default();
+        caps.set_bounding(set("bounding", self.bounding))
+            .set_effective(set("effective", self.effective))
+            .set_inheritable(set("inheritable", self.inheritable))
+            .set_permitted(set("permitted", self.permitted))
+            .set_ambient(set("ambient", self.ambient));
+        caps
+    }
+}
+
+/// The largest id a process can have: above it the kernel's int is negative.
+const ID_MAX: u32 = i32::MAX as u32;
+
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v > ID_MAX {
+        return Err(de::Error::custom(format!("{v} is out of range (0 to {ID_MAX})")));
+    }
+    Ok(v)
+}
+
+fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u32>>, D::Error> {
+    let v = Option::<Vec<u32>>::deserialize(d)?;
+    if let Some(bad) = v.iter().flatten().find(|&&g| g > ID_MAX) {
+        return Err(de::Error::custom(format!("{bad} is out of range (0 to {ID_MAX})")));
+    }
+    Ok(v)
+}
+
+fn umask<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = Option::<u32>::deserialize(d)?;
+    if let Some(m) = v
+        && m > 0o777
+    {
+        return Err(de::Error::custom(format!("{m} is not a umask (0 to 0o777, i.e. 511)")));
+    }
+    Ok(v)
 }
 
 #[derive(Deserialize)]
@@ -116,13 +214,24 @@ impl ProcessDocument {
         });
         p.set_terminal(self.terminal)
             .set_console_size(self.console_size)
-            .set_user(self.user)
+            .set_user({
+                let u = self.user;
+                let mut user = User::default();
+                user.set_uid(u.uid).set_gid(u.gid).set_umask(u.umask).set_additional_gids(u.additional_gids).set_username(u.username);
+                user
+            })
             .set_args(self.args)
             .set_command_line(self.command_line)
             .set_env(self.env)
             .set_cwd(self.cwd)
-            .set_capabilities(self.capabilities)
-            .set_rlimits(self.rlimits)
+            .set_capabilities(self.capabilities.map(CapabilitiesDocument::into_capabilities))
+            .set_rlimits(self.rlimits.map(|l| {
+                l.into_iter()
+                    .map(|r| {
+                        PosixRlimitBuilder::default().typ(r.typ).hard(r.hard).soft(r.soft).build().expect("every field of an rlimit is set")
+                    })
+                    .collect()
+            }))
             .set_no_new_privileges(self.no_new_privileges)
             .set_apparmor_profile(self.apparmor_profile)
             .set_oom_score_adj(self.oom_score_adj)

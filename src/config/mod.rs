@@ -1,15 +1,15 @@
 //! Reading and checking a bundle's `config.json`. Every error names the field
 //! (as a JSON path, e.g. `linux.namespaces[2].type`) and the reason.
 
+use crate::bail;
 use crate::error::{Context, Error, Result};
-use crate::{bail, logging};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub mod default;
 mod document;
+mod values;
 
 pub use document::ProcessDocument;
 
@@ -25,7 +25,7 @@ pub struct Config {
 pub fn load(bundle: &Path) -> Result<Config> {
     let bundle = std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let path = bundle.join(CONFIG_FILE);
-    let text = std::fs::read(&path).with_context(|| format!("open {}", path.display()))?;
+    let text = read_config(&path)?;
     let spec = parse(&text).with_context(|| format!("{}", path.display()))?;
     let root = spec.root().as_ref().ok_or_else(|| Error::msg("root: must be set"))?;
     if root.path().as_os_str().is_empty() {
@@ -38,45 +38,60 @@ pub fn load(bundle: &Path) -> Result<Config> {
         Err(_) => bail!("root.path: rootfs ({}) does not exist", rootfs.display()),
     }
     let rootfs = std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
+    if rootfs == Path::new("/") {
+        bail!("root.path: {:?} leads to the host's / , which cannot be a container's rootfs", root.path());
+    }
     validate(&spec)?;
     Ok(Config { spec, bundle, rootfs })
 }
 
-/// Parses config.json text. Capability names the running code does not know
-/// are dropped with a warning (as runc does) rather than refused.
-pub fn parse(text: &[u8]) -> Result<Spec> {
-    let mut value: Value = serde_json::from_slice(text).map_err(|e| Error::msg(format!("invalid JSON: {e}")))?;
-    if !value.is_object() {
-        bail!("invalid JSON: the top level must be an object");
+/// No config.json is larger than this; a larger file is not one.
+const MAX_CONFIG: u64 = 16 << 20;
+
+/// Reads config.json, which must be a regular file of sensible size (not,
+/// say, a link to /dev/zero).
+fn read_config(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let meta = f.metadata().with_context(|| format!("stat {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{}: not a regular file", path.display());
     }
-    drop_unknown_capabilities(&mut value);
-    serde_path_to_error::deserialize(value).map(document::SpecDocument::into_spec).map_err(|e| {
-        let path = e.path().to_string();
-        Error::msg(format!("{}: {}", if path == "." { "config" } else { &path }, e.inner()))
-    })
+    let mut text = Vec::new();
+    f.take(MAX_CONFIG + 1).read_to_end(&mut text).with_context(|| format!("read {}", path.display()))?;
+    if text.len() as u64 > MAX_CONFIG {
+        bail!("{}: larger than {} MiB", path.display(), MAX_CONFIG >> 20);
+    }
+    Ok(text)
 }
 
-fn drop_unknown_capabilities(value: &mut Value) {
-    let Some(caps) = value.pointer_mut("/process/capabilities").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for (set, list) in caps.iter_mut() {
-        let Some(list) = list.as_array_mut() else {
-            continue;
-        };
-        list.retain(|c| {
-            let known = serde_json::from_value::<oci_spec::runtime::Capability>(c.clone()).is_ok();
-            if !known {
-                logging::warn(&format!("process.capabilities.{set}: unknown capability {c} ignored"));
-            }
-            known
-        });
+/// Parses config.json text, straight from the bytes (so that a key given
+/// twice is refused rather than the last one silently winning). Every
+/// error names the JSON path where it was found.
+pub fn parse(text: &[u8]) -> Result<Spec> {
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        bail!("invalid JSON: the top level must be an object");
     }
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let doc: document::SpecDocument = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let syntax = matches!(inner.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof);
+        match (syntax, path.as_str()) {
+            (true, ".") => Error::msg(format!("invalid JSON: {inner}")),
+            (true, _) => Error::msg(format!("{path}: invalid JSON: {inner}")),
+            (false, ".") => Error::msg(format!("config: {inner}")),
+            (false, _) => Error::msg(format!("{path}: {inner}")),
+        }
+    })?;
+    de.end().map_err(|e| Error::msg(format!("invalid JSON: {e}")))?;
+    Ok(doc.into_spec())
 }
 
 /// Checks the parts of the spec that serde cannot: required fields, paths that
 /// must be absolute, combinations the kernel would refuse later.
 pub fn validate(spec: &Spec) -> Result<()> {
+    values::check(spec)?;
     let process = spec.process().as_ref().ok_or_else(|| Error::msg("process: must be set"))?;
     match process.args() {
         Some(a) if !a.is_empty() && !a[0].is_empty() => {}
