@@ -11,6 +11,9 @@
 #   6. end to end with the real clients: containerd (hack/e2e-containerd.sh)
 #      and podman (hack/e2e-podman.sh), each with its own private daemon
 #      or storage
+#   7. the reliability suite (hack/reliability.sh): faults injected at every
+#      step, damaged state, a full --root, load, races, the hostile-bundle
+#      table and the CVE tests
 #
 # Every part runs even when an earlier one failed; the exit status is
 # non-zero if any failed. The last line sums cargo test and the kiste
@@ -165,11 +168,12 @@ e2e() {
 }
 e2e hack/e2e-containerd.sh containerd
 e2e hack/e2e-podman.sh podman
+e2e hack/reliability.sh reliability
 
 heading "Summary"
 for r in "${results[@]}"; do
     echo "  $r"
 done
-echo "(the total counts cargo test, the conformance runs against kiste on the host and in the VM, and the e2e scenarios)"
+echo "(the total counts cargo test, the conformance runs against kiste on the host and in the VM, the e2e scenarios and the reliability checks)"
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -148,14 +148,14 @@ pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
             if o.detach {
                 let id = rec.id.clone();
                 managed::run_detached(&r, rec)?;
-                println!("{id}");
+                crate::outln!("{id}");
                 Ok(0)
             } else {
                 managed::run_foreground(&r, rec)
             }
         }
         Command::Create(a) => {
-            println!("{}", managed::create(&r, &a.options()?)?.id);
+            crate::outln!("{}", managed::create(&r, &a.options()?)?.id);
             Ok(0)
         }
         Command::Start { attach, container } => {
@@ -168,37 +168,44 @@ pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
             } else {
                 let name = rec.name.clone();
                 managed::run_detached(&r, rec)?;
-                println!("{name}");
+                crate::outln!("{name}");
                 Ok(0)
             }
         }
         Command::Stop { time, containers } => {
             for c in containers {
-                println!("{}", managed::stop(&r, &c, time)?.name);
+                crate::outln!("{}", managed::stop(&r, &c, time)?.name);
             }
             Ok(0)
         }
         Command::Rm { force, containers } => {
             for c in containers {
-                println!("{}", managed::remove(&r, &c, force)?.name);
+                crate::outln!("{}", managed::remove(&r, &c, force)?.name);
             }
             Ok(0)
         }
         Command::Ps { all, quiet } => {
             let list: Vec<_> = record::all(data_root)?.into_iter().filter(|x| all || x.status == "running").collect();
             if !quiet {
-                println!("{:<14} {:<24} {:<24} {:<14} NAMES", "CONTAINER ID", "IMAGE", "COMMAND", "STATUS");
+                crate::outln!("{:<14} {:<24} {:<24} {:<14} NAMES", "CONTAINER ID", "IMAGE", "COMMAND", "STATUS");
             }
             for x in list {
                 if quiet {
-                    println!("{}", &x.id[..12]);
+                    crate::outln!("{}", &x.id[..12]);
                     continue;
                 }
                 let mut cmd = x.command.join(" ");
                 if cmd.len() > 22 {
                     cmd = format!("{}…", cmd.chars().take(21).collect::<String>());
                 }
-                println!("{:<14} {:<24} {:<24} {:<14} {}", &x.id[..12], x.image, format!("\"{cmd}\""), managed::status_text(&x), x.name);
+                crate::outln!(
+                    "{:<14} {:<24} {:<24} {:<14} {}",
+                    &x.id[..12],
+                    x.image,
+                    format!("\"{cmd}\""),
+                    managed::status_text(&x),
+                    x.name
+                );
             }
             Ok(0)
         }
@@ -212,7 +219,7 @@ pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
         }
         Command::Commit { container, image } => {
             let rec = managed::commit(&r, &container, &image)?;
-            println!("{}", rec.config);
+            crate::outln!("{}", rec.config);
             Ok(0)
         }
         Command::Logs { container } => {
@@ -227,7 +234,7 @@ pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
         }
         Command::Inspect { container } => {
             let rec = record::find(data_root, &container)?;
-            println!("{}", serde_json::to_string_pretty(&rec).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&rec).unwrap_or_default());
             Ok(0)
         }
     }

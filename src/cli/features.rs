@@ -6,6 +6,6 @@ use crate::error::Result;
 pub struct Args {}
 
 pub fn exec(_a: Args) -> Result<i32> {
-    println!("{}", serde_json::to_string_pretty(&crate::features::features()).unwrap_or_default());
+    crate::outln!("{}", serde_json::to_string_pretty(&crate::features::features()).unwrap_or_default());
     Ok(0)
 }

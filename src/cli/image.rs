@@ -61,20 +61,20 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
                 }
             };
             for rec in image::import::import(&store, &file, name.as_deref(), &mut progress)? {
-                println!("{}", rec.name);
+                crate::outln!("{}", rec.name);
             }
         }
         Command::Ls { quiet } => {
             let rows = image::list(&store)?;
             if quiet {
                 for r in rows {
-                    println!("{}", r["Id"].as_str().unwrap_or("").trim_start_matches("sha256:").get(..12).unwrap_or(""));
+                    crate::outln!("{}", r["Id"].as_str().unwrap_or("").trim_start_matches("sha256:").get(..12).unwrap_or(""));
                 }
             } else {
-                println!("{:<30} {:<15} {:<14} {:<22} {:>10}", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+                crate::outln!("{:<30} {:<15} {:<14} {:<22} {:>10}", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
                 for r in rows {
                     let id = r["Id"].as_str().unwrap_or("").trim_start_matches("sha256:");
-                    println!(
+                    crate::outln!(
                         "{:<30} {:<15} {:<14} {:<22} {:>10}",
                         r["Repository"].as_str().unwrap_or(""),
                         r["Tag"].as_str().unwrap_or(""),
@@ -86,10 +86,10 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
             }
         }
         Command::History { image } => {
-            println!("{:<22} {:<50} {:>10}", "CREATED", "CREATED BY", "SIZE");
+            crate::outln!("{:<22} {:<50} {:>10}", "CREATED", "CREATED BY", "SIZE");
             for h in image::history(&store, &image)? {
                 let by: String = h["CreatedBy"].as_str().unwrap_or("").chars().take(48).collect();
-                println!(
+                crate::outln!(
                     "{:<22} {:<50} {:>10}",
                     h["Created"].as_str().unwrap_or("").get(..19).unwrap_or(""),
                     by,
@@ -101,7 +101,7 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
         Command::Rm { .. } => unreachable!("handled above"),
         Command::Inspect { images } => {
             let all: Vec<_> = images.iter().map(|i| image::inspect(&store, i)).collect::<Result<_>>()?;
-            println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
         }
     }
     Ok(0)
@@ -121,9 +121,9 @@ fn rm(data_root: &Path, force: bool, images: &[String]) -> Result<i32> {
             crate::bail!("image {} is used by container(s) {} (rm -f to remove it anyway)", i.name, users.join(", "));
         }
         let (layers, blobs) = store.remove_image(&i.name)?;
-        println!("Untagged: {}", i.name);
+        crate::outln!("Untagged: {}", i.name);
         if layers + blobs > 0 {
-            println!("Deleted: {layers} layer(s), {blobs} blob(s)");
+            crate::outln!("Deleted: {layers} layer(s), {blobs} blob(s)");
         }
     }
     Ok(0)

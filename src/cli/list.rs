@@ -15,14 +15,14 @@ pub fn exec(root: &Path, a: Args) -> Result<i32> {
     let all = crate::container::list(root)?;
     if a.quiet {
         for (s, _) in &all {
-            println!("{}", s.id);
+            crate::outln!("{}", s.id);
         }
         return Ok(0);
     }
     match a.format.as_str() {
         "json" => {
             let v: Vec<_> = all.iter().map(|(s, st)| s.to_oci(*st)).collect();
-            println!("{}", serde_json::Value::Array(v));
+            crate::outln!("{}", serde_json::Value::Array(v));
         }
         "table" => {
             let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
@@ -37,7 +37,7 @@ pub fn exec(root: &Path, a: Args) -> Result<i32> {
                     s.owner.clone(),
                 ]);
             }
-            print!("{}", crate::utils::table(&rows));
+            crate::out!("{}", crate::utils::table(&rows));
         }
         f => crate::bail!("--format: unknown format {f:?} (table or json)"),
     }

@@ -8,6 +8,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+mod gc;
 mod image;
 mod kill;
 mod list;
@@ -73,6 +74,8 @@ enum Command {
     Kill(kill::Args),
     /// Delete a container
     Delete(delete::Args),
+    /// Remove the containers whose create was killed half-way (kiste's own)
+    Gc(gc::Args),
     /// Write a default config.json
     Spec(spec::Args),
     /// Freeze every process of a container
@@ -124,6 +127,32 @@ fn nested<T: Subcommand>(noun: &str, n: Nested) -> std::result::Result<T, i32> {
     })
 }
 
+/// Command output on stdout. A reader that went away (`kiste list | head`)
+/// ends kiste by SIGPIPE, as with runc, rather than a panic: kiste ignores
+/// SIGPIPE (see main.rs), so the write fails with EPIPE instead.
+pub fn write_out(args: std::fmt::Arguments, newline: bool) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let res = o.write_fmt(args).and_then(|_| if newline { o.write_all(b"\n") } else { Ok(()) }).and_then(|_| o.flush());
+    if res.is_err() {
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
+            libc::_exit(141);
+        }
+    }
+}
+
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!($($t)*), true) };
+}
+
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!($($t)*), false) };
+}
+
 pub fn main() -> i32 {
     // The commands that put a process into a container re-execute kiste
     // from a protected file first (CVE-2019-5736): done before parsing, so
@@ -162,6 +191,7 @@ pub fn main() -> i32 {
         Command::List(a) => list::exec(&root, a),
         Command::Kill(a) => kill::exec(&root, a),
         Command::Delete(a) => delete::exec(&root, a),
+        Command::Gc(a) => gc::exec(&root, a),
         Command::Spec(a) => spec::exec(a),
         Command::Pause(a) => pause::exec(&root, a, true),
         Command::Resume(a) => pause::exec(&root, a, false),

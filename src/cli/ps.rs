@@ -15,7 +15,7 @@ pub struct Args {
 pub fn exec(root: &Path, a: Args) -> Result<i32> {
     let pids = crate::container::pause::pids(root, &a.id)?;
     match a.format.as_str() {
-        "json" => println!("{}", serde_json::json!(pids)),
+        "json" => crate::outln!("{}", serde_json::json!(pids)),
         "table" => {
             // ps(1) of the host, its header and the lines of our PIDs.
             let args = if a.ps_args.is_empty() { vec!["-ef".to_string()] } else { a.ps_args.clone() };
@@ -30,10 +30,10 @@ pub fn exec(root: &Path, a: Args) -> Result<i32> {
                 .split_whitespace()
                 .position(|h| h == "PID")
                 .ok_or_else(|| crate::error::Error::msg("ps output has no PID column"))?;
-            println!("{header}");
+            crate::outln!("{header}");
             for l in lines {
                 if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
-                    println!("{l}");
+                    crate::outln!("{l}");
                 }
             }
         }

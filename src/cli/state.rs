@@ -8,6 +8,6 @@ pub struct Args {
 
 pub fn exec(root: &Path, a: Args) -> Result<i32> {
     let (state, status) = crate::container::read_state(root, &a.id)?;
-    println!("{}", serde_json::to_string_pretty(&state.to_oci(status)).unwrap_or_default());
+    crate::outln!("{}", serde_json::to_string_pretty(&state.to_oci(status)).unwrap_or_default());
     Ok(0)
 }

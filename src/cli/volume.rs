@@ -28,17 +28,17 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
     match c {
         Command::Create { name } => {
             volume::check_name(&name)?;
-            println!("{}", volume::create(data_root, &name, false)?.name);
+            crate::outln!("{}", volume::create(data_root, &name, false)?.name);
         }
         Command::Ls { quiet } => {
             if !quiet {
-                println!("{:<34} MOUNTPOINT", "VOLUME NAME");
+                crate::outln!("{:<34} MOUNTPOINT", "VOLUME NAME");
             }
             for v in volume::list(data_root)? {
                 if quiet {
-                    println!("{}", v.name);
+                    crate::outln!("{}", v.name);
                 } else {
-                    println!("{:<34} {}", v.name, v.data().display());
+                    crate::outln!("{:<34} {}", v.name, v.data().display());
                 }
             }
         }
@@ -48,19 +48,19 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
                 "Name": v.name, "CreatedAt": v.created, "Mountpoint": v.data(), "Anonymous": v.anonymous,
                 "UsedBy": users(&name)?,
             }]);
-            println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         }
         Command::Rm { names } => {
             for n in names {
                 volume::remove(data_root, &n, &users(&n)?)?;
-                println!("{n}");
+                crate::outln!("{n}");
             }
         }
         Command::Prune => {
             for v in volume::list(data_root)? {
                 if users(&v.name)?.is_empty() {
                     volume::remove(data_root, &v.name, &[])?;
-                    println!("{}", v.name);
+                    crate::outln!("{}", v.name);
                 }
             }
         }

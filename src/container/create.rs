@@ -102,9 +102,11 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         creator: me,
         creator_start: proc_stat(me).map_or(0, |s| s.start_time),
         hooks: cfg.spec.hooks().clone(),
+        pid_file: o.pid_file.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
         ..Default::default()
     };
     let mut c = Container { id: o.id.clone(), dir, state, _lock: lock };
+    crate::fault::point("create.state-dir-made");
     let mut cgroup = Cgroup::default();
     let res = (|| -> Result<Spawned> {
         let cgroups_path = cfg.spec.linux().as_ref().and_then(|l| l.cgroups_path().as_deref());
@@ -114,7 +116,9 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         cgroup = Cgroup::plan(cgroups_path, &o.id)?;
         c.state.cgroup = cgroup.dirs.clone();
         c.save()?;
+        crate::fault::point("create.state-saved");
         cgroup.make()?;
+        crate::fault::point("create.cgroups-made");
         if let Some(r) = cfg.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
             let devices = cfg.spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
             crate::cgroups::resources::apply(&cgroup, r, devices)?;
@@ -149,6 +153,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             s.to_oci(super::state::Status::Created)
         };
         let mut spawned = spawn(&args, &cgroup, &state_for_hooks)?;
+        crate::fault::point("create.init-ready");
         drop(args);
         if let Some(s) = &console_for_us {
             spawned.pty = Some(crate::process::tty::recv_fd(s)?);
@@ -157,9 +162,11 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         c.state.pid = spawned.pid;
         c.state.pid_start = proc_stat(spawned.pid).map_or(0, |s| s.start_time);
         c.save()?;
+        crate::fault::point("create.pid-saved");
         if let Some(p) = &o.pid_file {
             write_atomic(p, spawned.pid.to_string().as_bytes()).context("--pid-file")?;
         }
+        crate::fault::point("create.pid-file-written");
         Ok(spawned)
     })();
     match res {

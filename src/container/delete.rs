@@ -16,19 +16,30 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(e) => {
             super::id::validate(id)?;
             let dir = root.join(id);
-            if dir.join(super::state::STATE_FILE).exists() {
+            if !dir.exists() {
+                // Like runc and crun: deleting what is not there, with --force, succeeds.
+                return if force { Ok(()) } else { Err(e) };
+            }
+            if !force {
                 return Err(e);
             }
-            // A directory without a state file is what a `create` killed
-            // before its first save leaves: remove it, as runc does.
-            if let Ok(f) = std::fs::File::open(&dir)
-                && let Ok(_lock) = super::lock(f, &dir)
-                && !dir.join(super::state::STATE_FILE).exists()
-            {
-                let _ = std::fs::remove_dir_all(&dir);
+            // A damaged state (a file truncated or removed by hand, a
+            // `create` killed before its first save): what the journal
+            // names is removed, then the directory.
+            match Container::open_damaged(root, id) {
+                Some(c) => {
+                    stop(&c);
+                    destroy(&c);
+                }
+                None => {
+                    if let Ok(f) = std::fs::File::open(&dir)
+                        && let Ok(_lock) = super::lock(f, &dir)
+                    {
+                        let _ = std::fs::remove_dir_all(&dir);
+                    }
+                }
             }
-            // Like runc and crun: deleting what is not there, with --force, succeeds.
-            return if force { Ok(()) } else { Err(e) };
+            return Ok(());
         }
     };
     match c.status() {
@@ -79,7 +90,12 @@ pub fn destroy(c: &Container) {
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+    crate::fault::point("delete.processes-killed");
     cg.remove();
+    crate::fault::point("delete.cgroups-removed");
     super::state::run_late_hooks(&c.state, super::state::Status::Stopped, true);
+    if let Some(p) = &c.state.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
     let _ = std::fs::remove_dir_all(&c.dir);
 }

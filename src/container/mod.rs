@@ -7,6 +7,7 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod foreground;
+pub mod gc;
 pub mod id;
 pub mod kill;
 pub mod pause;
@@ -49,6 +50,16 @@ impl Container {
             Err(e) => return Err(e),
         };
         Ok(Container { id: id.to_string(), dir, state, _lock: lock })
+    }
+
+    /// Opens and locks a container for removal: a damaged or missing
+    /// state.json is replaced by what its journal says (`State::recover`).
+    /// None if the directory is gone or nothing in it can be read.
+    pub fn open_damaged(root: &Path, id: &str) -> Option<Container> {
+        let dir = root.join(id);
+        let lock = lock(File::open(&dir).ok()?, &dir).ok()?;
+        let state = State::load(&dir).ok().or_else(|| State::recover(&dir, id))?;
+        Some(Container { id: id.to_string(), dir, state, _lock: lock })
     }
 
     pub fn status(&self) -> Status {

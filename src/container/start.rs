@@ -26,8 +26,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("open {}", fifo.display())),
     };
+    crate::fault::point("start.fifo-opened");
     f.write_all(&[0]).context("signal the container to start")?;
+    crate::fault::point("start.signalled");
     std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    crate::fault::point("start.fifo-removed");
     crate::logging::stage("start signal");
     super::state::run_late_hooks(&c.state, Status::Running, false);
     crate::logging::stage("poststart hooks");

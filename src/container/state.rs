@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// What the container owns, appended on every save: if state.json is lost
+/// or damaged, `delete --force` and `gc` still know what to remove.
+pub const JOURNAL_FILE: &str = "journal";
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct State {
@@ -30,6 +33,20 @@ pub struct State {
     pub creator_start: u64,
     /// The config's hooks as they were at create (config.json may change).
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// `--pid-file`, removed with the container.
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
+}
+
+/// One journal line: the part of the state that names what exists.
+#[derive(Serialize, Deserialize)]
+struct Owned {
+    pid: i32,
+    pid_start: u64,
+    cgroup: Vec<(String, PathBuf)>,
+    creator: i32,
+    creator_start: u64,
+    pid_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,9 +82,48 @@ impl State {
         serde_json::from_slice(&text).map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))
     }
 
+    /// Writes the journal line, then state.json (atomically). Both are
+    /// written before what they name is made (see container::create). No
+    /// fsync: what they guard against is a killed kiste, and the page cache
+    /// outlives a process; a machine that crashes loses the processes,
+    /// cgroups and mounts too.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        let owned = Owned {
+            pid: self.pid,
+            pid_start: self.pid_start,
+            cgroup: self.cgroup.clone(),
+            creator: self.creator,
+            creator_start: self.creator_start,
+            pid_file: self.pid_file.clone(),
+        };
+        let mut line = serde_json::to_vec(&owned).map_err(|e| Error::msg(e.to_string()))?;
+        line.push(b'\n');
+        let journal = dir.join(JOURNAL_FILE);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &line))
+            .with_context(|| format!("write {}", journal.display()))?;
         let text = serde_json::to_vec(self).map_err(|e| Error::msg(e.to_string()))?;
         write_atomic(&dir.join(STATE_FILE), &text)
+    }
+
+    /// What can be known of a container whose state.json is missing or
+    /// damaged: the last whole line of its journal. Enough to remove it.
+    pub fn recover(dir: &Path, id: &str) -> Option<State> {
+        let text = std::fs::read(dir.join(JOURNAL_FILE)).ok()?;
+        let owned: Owned = text.split(|&b| b == b'\n').rev().find_map(|l| serde_json::from_slice(l).ok())?;
+        Some(State {
+            id: id.to_string(),
+            pid: owned.pid,
+            pid_start: owned.pid_start,
+            cgroup: owned.cgroup,
+            creator: owned.creator,
+            creator_start: owned.creator_start,
+            pid_file: owned.pid_file,
+            ..Default::default()
+        })
     }
 
     /// The status as it is now, read from the kernel, never from a record
