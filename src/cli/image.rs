@@ -1,9 +1,9 @@
-//! `kiste image …`: import, ls, inspect.
+//! `kiste image …`: import, ls, inspect, history, tag, rm.
 
 use crate::error::Result;
+use crate::image::progress::{Progress, human};
 use crate::image::{self, store::Store};
 use clap::Subcommand;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -48,19 +48,12 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
     }
     let store = Store::open(data_root)?;
     match c {
+        // The progress bar goes (drop) before the result is printed.
         Command::Import { file, name } => {
-            let tty = std::io::stderr().is_terminal();
-            let mut progress = |line: &str| {
-                if tty {
-                    eprint!("\r\x1b[K{line}");
-                    if line.starts_with("image ") {
-                        eprintln!();
-                    }
-                } else {
-                    eprintln!("{line}");
-                }
-            };
-            for rec in image::import::import(&store, &file, name.as_deref(), &mut progress)? {
+            let progress = Progress::stderr();
+            let res = image::import::import(&store, &file, name.as_deref(), &progress);
+            drop(progress);
+            for rec in res? {
                 crate::outln!("{}", rec.name);
             }
         }
@@ -80,7 +73,7 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
                         r["Tag"].as_str().unwrap_or(""),
                         id.get(..12).unwrap_or(id),
                         r["Created"].as_str().unwrap_or("").get(..19).unwrap_or(""),
-                        image::import::human(r["Size"].as_u64().unwrap_or(0))
+                        human(r["Size"].as_u64().unwrap_or(0))
                     );
                 }
             }
@@ -93,7 +86,7 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
                     "{:<22} {:<50} {:>10}",
                     h["Created"].as_str().unwrap_or("").get(..19).unwrap_or(""),
                     by,
-                    image::import::human(h["Size"].as_u64().unwrap_or(0))
+                    human(h["Size"].as_u64().unwrap_or(0))
                 );
             }
         }

@@ -4,9 +4,10 @@
 //! checked against its digest on the way in, and every layer is unpacked
 //! once, checked against its diff_id, into a directory of its own.
 
-use super::digest::{Digest, Hashing};
+use super::digest::Digest;
+use super::install::{digest_of, install, is_index, json, platform};
+use super::progress::{Counting, Progress, human};
 use super::store::{ImageRecord, Store, normalize_name};
-use super::unpack::unpack;
 use crate::error::{Context, Error, Result};
 use serde_json::Value;
 use std::io::Read;
@@ -15,8 +16,8 @@ use std::path::Path;
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// Imports the images of the layout at `src`; `name` names the image (else
-/// the layout's ref name annotation). Progress goes to `progress`.
-pub fn import(store: &Store, src: &Path, name: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<Vec<ImageRecord>> {
+/// the layout's ref name annotation).
+pub fn import(store: &Store, src: &Path, name: Option<&str>, progress: &Progress) -> Result<Vec<ImageRecord>> {
     let index: Value = if src.is_dir() { from_dir(src)? } else { from_tar(store, src, progress)? };
     let manifests = index["manifests"].as_array().ok_or_else(|| Error::msg(format!("{}: index.json has no manifests", src.display())))?;
     if manifests.is_empty() {
@@ -34,8 +35,9 @@ pub fn import(store: &Store, src: &Path, name: Option<&str>, progress: &mut dyn 
             (None, Some(tag)) => format!("{}:{tag}", stem(src)),
             (None, None) => crate::bail!("{}: manifests[{i}] has no {REF_NAME}: give the image a name", src.display()),
         };
-        let (manifest_d, manifest) = resolve_manifest(store, src, desc)?;
-        out.push(import_image(store, src, &name, &manifest_d, &manifest, progress)?);
+        let (manifest_d, manifest) = resolve_manifest(store, src, desc, progress)?;
+        let fetch = |d: &Digest, size: Option<u64>| fetch(store, src, d, size, progress);
+        out.push(install(store, &name, &manifest_d, &manifest, &fetch, progress)?);
     }
     Ok(out)
 }
@@ -43,15 +45,6 @@ pub fn import(store: &Store, src: &Path, name: Option<&str>, progress: &mut dyn 
 fn stem(p: &Path) -> String {
     let s = p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
     s.trim_end_matches(".tar").trim_end_matches(".oci").to_string()
-}
-
-fn json(bytes: &[u8], what: &str) -> Result<Value> {
-    serde_json::from_slice(bytes).map_err(|e| Error::msg(format!("{what}: invalid JSON: {e}")))
-}
-
-fn digest_of(desc: &Value, what: &str) -> Result<Digest> {
-    let d = desc["digest"].as_str().ok_or_else(|| Error::msg(format!("{what}: no digest")))?;
-    Digest::parse(d).with_context(|| what.to_string())
 }
 
 fn from_dir(dir: &Path) -> Result<Value> {
@@ -71,9 +64,10 @@ fn check_layout(bytes: &[u8]) -> Result<()> {
 
 /// A tar of a layout: every blob goes into the store as it streams past
 /// (checked against the digest its name claims).
-fn from_tar(store: &Store, file: &Path, progress: &mut dyn FnMut(&str)) -> Result<Value> {
+fn from_tar(store: &Store, file: &Path, progress: &Progress) -> Result<Value> {
     let f = std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?;
-    let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
+    progress.expect(f.metadata().map_or(0, |m| m.len()));
+    let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, Counting { inner: f, progress }));
     let (mut index, mut layout, mut docker) = (None, None, None);
     // A docker-archive names its files by path: each is stored by the
     // digest of its content, and found again through this map.
@@ -99,7 +93,7 @@ fn from_tar(store: &Store, file: &Path, progress: &mut dyn FnMut(&str)) -> Resul
             let d = Digest::parse(&format!("sha256:{hex}")).with_context(|| format!("{}: {path}", file.display()))?;
             let size = e.header().size().ok();
             if store.put_blob(&d, size, &mut e)? {
-                progress(&format!("blob {} {}", d.short(), human(size.unwrap_or(0))));
+                progress.line(&format!("blob {} {}", d.short(), human(size.unwrap_or(0))));
             }
         } else if e.header().entry_type().is_file() && path != "repositories" && !path.ends_with("/json") && !path.ends_with("/VERSION") {
             let (d, size) = store.put_any_blob(&mut e).with_context(|| format!("{}: {path}", file.display()))?;
@@ -176,150 +170,36 @@ fn docker_index(store: &Store, file: &Path, m: &Value, by_path: &std::collection
 }
 
 /// Copies a blob from a layout directory into the store (checked), unless
-/// it is there already.
-fn fetch(store: &Store, src: &Path, d: &Digest, size: Option<u64>) -> Result<()> {
+/// it is there already; from an archive, every blob is stored already.
+fn fetch(store: &Store, src: &Path, d: &Digest, size: Option<u64>, progress: &Progress) -> Result<Option<&'static str>> {
     if src.is_dir() {
+        if store.blob_path(d).exists() {
+            return Ok(None);
+        }
         let p = src.join("blobs/sha256").join(d.hex());
         let f = std::fs::File::open(&p).with_context(|| format!("{}: blob {d} is missing", src.display()))?;
-        store.put_blob(d, size, f)?;
+        progress.expect(size.unwrap_or(0));
+        let copied = store.put_blob(d, size, Counting { inner: f, progress })?;
+        Ok(copied.then_some("copied"))
     } else if !store.blob_path(d).exists() {
         crate::bail!("{}: blob {d} is missing from the archive", src.display());
+    } else {
+        Ok(None)
     }
-    Ok(())
 }
 
 /// The image manifest a descriptor leads to; an index picks linux/amd64.
-fn resolve_manifest(store: &Store, src: &Path, desc: &Value) -> Result<(Digest, Value)> {
+fn resolve_manifest(store: &Store, src: &Path, desc: &Value, progress: &Progress) -> Result<(Digest, Value)> {
     let mut desc = desc.clone();
     for _ in 0..4 {
         let d = digest_of(&desc, "index.json: manifest")?;
-        fetch(store, src, &d, desc["size"].as_u64())?;
+        fetch(store, src, &d, desc["size"].as_u64(), progress)?;
         let m = json(&store.read_blob(&d)?, &format!("manifest {d}"))?;
-        let media = m["mediaType"].as_str().or(desc["mediaType"].as_str()).unwrap_or("");
-        if media.contains("index") || media.contains("manifest.list") || m["manifests"].is_array() {
-            let list = m["manifests"].as_array().cloned().unwrap_or_default();
-            desc = list
-                .into_iter()
-                .find(|x| x["platform"]["os"] == "linux" && x["platform"]["architecture"] == "amd64")
-                .ok_or_else(|| Error::msg(format!("index {d}: no linux/amd64 image")))?;
+        if is_index(&m, desc["mediaType"].as_str().unwrap_or("")) {
+            desc = platform(&m, &format!("index {d}"))?;
             continue;
         }
         return Ok((d, m));
     }
     crate::bail!("{}: indexes nested too deep", src.display())
-}
-
-fn import_image(
-    store: &Store,
-    src: &Path,
-    name: &str,
-    manifest_d: &Digest,
-    manifest: &Value,
-    progress: &mut dyn FnMut(&str),
-) -> Result<ImageRecord> {
-    let config_d = digest_of(&manifest["config"], "manifest: config")?;
-    fetch(store, src, &config_d, manifest["config"]["size"].as_u64())?;
-    let config = json(&store.read_blob(&config_d)?, &format!("image config {config_d}"))?;
-    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
-    let diff_ids = config["rootfs"]["diff_ids"].as_array().cloned().unwrap_or_default();
-    if layers.len() != diff_ids.len() {
-        crate::bail!("image {name}: {} layers in the manifest but {} diff_ids in the config", layers.len(), diff_ids.len());
-    }
-    // Layers are independent: each is fetched, checked and unpacked on a
-    // thread of its own.
-    let n = layers.len();
-    let results: Vec<Result<(Digest, u64, bool, String)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = layers
-            .iter()
-            .zip(&diff_ids)
-            .enumerate()
-            .map(|(i, (layer, diff))| {
-                s.spawn(move || -> Result<(Digest, u64, bool, String)> {
-                    let what = format!("image {name}: layer {}/{n}", i + 1);
-                    let blob = digest_of(layer, &what)?;
-                    let diff_id = Digest::parse(diff.as_str().unwrap_or("")).with_context(|| format!("{what}: diff_id"))?;
-                    fetch(store, src, &blob, layer["size"].as_u64())?;
-                    let bytes = std::fs::metadata(store.blob_path(&blob)).map_or(0, |m| m.len());
-                    if store.layer_path(&diff_id).exists() {
-                        return Ok((diff_id, bytes, false, format!("{what} {} {}: already unpacked", blob.short(), human(bytes))));
-                    }
-                    unpack_layer(store, &blob, &diff_id, layer["mediaType"].as_str().unwrap_or("")).with_context(|| what.clone())?;
-                    Ok((diff_id, bytes, true, format!("{what} {} {}: unpacked", blob.short(), human(bytes))))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::msg("a layer's thread failed")))).collect()
-    });
-    let mut size = 0;
-    let mut ids = Vec::new();
-    let mut first_err = None;
-    for r in &results {
-        match r {
-            Ok((d, bytes, _, msg)) => {
-                progress(msg);
-                size += bytes;
-                ids.push(d.to_string());
-            }
-            Err(e) if first_err.is_none() => first_err = Some(Error::msg(e.to_string())),
-            Err(_) => {}
-        }
-    }
-    if let Some(e) = first_err {
-        // The layers this import unpacked go again: no image uses them.
-        for (d, _, new, _) in results.iter().flatten() {
-            if *new {
-                let _ = std::fs::remove_dir_all(store.layer_path(d));
-            }
-        }
-        return Err(e);
-    }
-    let rec = ImageRecord { name: name.to_string(), manifest: manifest_d.to_string(), config: config_d.to_string(), layers: ids, size };
-    store.set_image(rec.clone())?;
-    progress(&format!("image {name}: {} ({} layers, {})", config_d.short(), rec.layers.len(), human(size)));
-    Ok(rec)
-}
-
-/// Unpacks a layer blob into tmp/, checks the uncompressed stream against
-/// the diff_id, and only then renames it into layers/.
-fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest, media: &str) -> Result<()> {
-    let mut f = std::io::BufReader::with_capacity(1 << 20, store.open_blob(blob)?);
-    let magic = {
-        use std::io::BufRead;
-        f.fill_buf().context("read layer")?.get(..4).map(|m| m.to_vec()).unwrap_or_default()
-    };
-    let gzip = media.ends_with("gzip") || magic.starts_with(&[0x1f, 0x8b]);
-    let zstd = media.ends_with("zstd") || magic == [0x28, 0xb5, 0x2f, 0xfd];
-    let stream: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(f))
-    } else if zstd {
-        Box::new(zstd::stream::read::Decoder::with_buffer(f).context("zstd")?)
-    } else {
-        Box::new(f)
-    };
-    let tmp = store.temp_dir("layer")?;
-    let res = (|| -> Result<()> {
-        let mut h = Hashing::new(stream);
-        let skipped = unpack(&mut h, &tmp)?;
-        let (got, _) = h.finish().context("read layer")?;
-        if got != *diff_id {
-            crate::bail!("its content hashes to {got}, not to its diff_id {diff_id}");
-        }
-        if !skipped.devices.is_empty() {
-            crate::logging::warn(&format!("layer {}: device nodes not created: {}", blob.short(), skipped.devices.join(", ")));
-        }
-        store.place_layer(&tmp, diff_id)?;
-        Ok(())
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    res
-}
-
-pub fn human(n: u64) -> String {
-    match n {
-        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
 }

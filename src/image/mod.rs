@@ -4,6 +4,8 @@
 pub mod commit;
 pub mod digest;
 pub mod import;
+pub mod install;
+pub mod progress;
 pub mod store;
 pub mod unpack;
 
