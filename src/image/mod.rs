@@ -3,6 +3,7 @@
 
 pub mod commit;
 pub mod digest;
+pub mod http;
 pub mod import;
 pub mod install;
 pub mod progress;
