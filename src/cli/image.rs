@@ -1,4 +1,4 @@
-//! `kiste image …`: import, ls, inspect, history, tag, rm.
+//! `kiste image …`: pull, import, ls, inspect, history, tag, rm.
 
 use crate::error::Result;
 use crate::image::progress::{Progress, human};
@@ -8,6 +8,14 @@ use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Pull an image from a registry (plain HTTP: on this machine, or with --insecure)
+    Pull {
+        /// Reach a registry that is not on this machine over plain HTTP (kiste has no TLS)
+        #[arg(long)]
+        insecure: bool,
+        /// NAME[:TAG] or NAME@DIGEST, as docker reads them (busybox, host:5000/app:1)
+        reference: String,
+    },
     /// Import an OCI image layout (a directory, or a tar of one)
     Import {
         /// The layout: a directory, or a tar as `skopeo copy … oci-archive:` writes
@@ -49,6 +57,12 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
     let store = Store::open(data_root)?;
     match c {
         // The progress bar goes (drop) before the result is printed.
+        Command::Pull { insecure, reference } => {
+            let progress = Progress::stderr();
+            let res = image::pull::pull(&store, &reference, insecure, &progress);
+            drop(progress);
+            println!("{}", res?.name);
+        }
         Command::Import { file, name } => {
             let progress = Progress::stderr();
             let res = image::import::import(&store, &file, name.as_deref(), &progress);

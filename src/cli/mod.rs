@@ -92,7 +92,7 @@ enum Command {
     Exec(exec::Args),
     /// Print what this runtime supports, as JSON (runtime-spec features)
     Features(features::Args),
-    /// Manage images: import, ls, inspect, history, tag, rm
+    /// Manage images: pull, import, ls, inspect, history, tag, rm
     #[command(disable_help_flag = true)]
     Image(Nested),
     /// Manage containers made from images: run, create, start, stop, rm, ps, exec, logs, commit, inspect

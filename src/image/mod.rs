@@ -1,5 +1,6 @@
 //! Images for the high-level layer: a content store of blobs by digest,
-//! layers unpacked once each (safely), and image names.
+//! layers unpacked once each (safely), and image names; images come in by
+//! import (a layout or archive) or pull (a registry).
 
 pub mod commit;
 pub mod digest;
@@ -7,6 +8,9 @@ pub mod http;
 pub mod import;
 pub mod install;
 pub mod progress;
+pub mod pull;
+pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod unpack;
 
@@ -19,7 +23,11 @@ pub fn list(store: &Store) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     for i in store.images()? {
         let config = read_config(store, &i.config)?;
-        let (repo, tag) = i.name.rsplit_once(':').unwrap_or((&i.name, ""));
+        // `repo@sha256:…` (pulled by digest) has no tag, as in docker.
+        let (repo, tag) = match i.name.split_once('@') {
+            Some((repo, _)) => (repo, "<none>"),
+            None => i.name.rsplit_once(':').filter(|(_, t)| !t.contains('/')).unwrap_or((&i.name, "")),
+        };
         out.push(json!({
             "Repository": repo, "Tag": tag, "Id": i.config, "Created": config["created"],
             "Size": i.size, "Layers": i.layers.len(),
