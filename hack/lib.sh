@@ -3,8 +3,10 @@
 
 # Debian packages kiste's scripts and tests use. runc and crun are only for
 # the conformance comparison and the benchmark; gcc builds the benchmark's
-# helper (and is the linker cargo calls).
-KISTE_PACKAGES=(busybox-static runc crun jq libseccomp-dev pkg-config python3 gcc libc6-dev qemu-system-x86 linux-image-amd64 cpio bsdutils containerd podman conmon umoci musl-tools)
+# helper (and is the linker cargo calls). docker-registry and skopeo are for
+# the image pull tests (tests/pull.rs runs its own registry on loopback; the
+# package's system service is not used).
+KISTE_PACKAGES=(busybox-static runc crun jq libseccomp-dev pkg-config python3 gcc libc6-dev qemu-system-x86 linux-image-amd64 cpio bsdutils containerd podman conmon umoci musl-tools docker-registry skopeo)
 
 heading() {
     printf '\n==> %s\n' "$*"

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod layout;
+pub mod registry;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
