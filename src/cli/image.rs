@@ -61,7 +61,7 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
             let progress = Progress::stderr();
             let res = image::pull::pull(&store, &reference, insecure, &progress);
             drop(progress);
-            println!("{}", res?.name);
+            crate::outln!("{}", res?.name);
         }
         Command::Import { file, name } => {
             let progress = Progress::stderr();
