@@ -182,3 +182,26 @@ fn commit_makes_an_image_of_the_writable_layer() {
     b.ok(&["container", "rm", "s"]);
     b.assert_no_leftovers();
 }
+
+/// `-u NAME[:GROUP]` and numeric ids, looked up in the image's own
+/// /etc/passwd and /etc/group (of the topmost layer that has them), with
+/// the user's supplementary groups, as docker does.
+#[test]
+fn user_names_are_looked_up_in_the_image() {
+    let b = Box_::new("ctruser");
+    let accounts = vec![
+        file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n"),
+        file("etc/group", "root:x:0:\napp:x:1001:\nwheel:x:10:app\nstaff:x:50:\n"),
+    ];
+    let src = layout(&b.env.dir.join("layout2"), &[busybox_layer(), accounts], |_, _| {});
+    b.ok(&["image", "import", src.to_str().unwrap(), "accounts"]);
+    let ids = |user: &str| b.ok(&["container", "run", "--rm", "-u", user, "accounts", "sh", "-c", "id -u; id -g; id -G"]);
+    assert_eq!(ids("app"), "1000\n1001\n1001 10\n");
+    assert_eq!(ids("app:staff"), "1000\n50\n50 10\n");
+    assert_eq!(ids("1000"), "1000\n1001\n1001 10\n");
+    assert_eq!(ids("4242:7"), "4242\n7\n7\n");
+    let out = b.k(&["container", "run", "--rm", "-u", "ghost", "accounts", "true"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unable to find user ghost"), "{}", stderr(&out));
+    b.assert_no_leftovers();
+}

@@ -29,7 +29,8 @@ pub struct Options {
 }
 
 /// config.json for a container of `image` (its config `ic`).
-pub fn config(id: &str, ic: &Value, o: &Options, extra_mounts: &[Value]) -> Result<Value> {
+/// `layers`: the image's layer directories, topmost first (for user names).
+pub fn config(id: &str, ic: &Value, o: &Options, extra_mounts: &[Value], layers: &[PathBuf]) -> Result<Value> {
     let mut spec = crate::config::default::spec(false);
     let c = &ic["config"];
     let strings = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect() };
@@ -63,20 +64,16 @@ pub fn config(id: &str, ic: &Value, o: &Options, extra_mounts: &[Value]) -> Resu
     let hostname = o.hostname.clone().unwrap_or_else(|| id[..12].to_string());
     env.push(format!("HOSTNAME={hostname}"));
     let user = o.user.clone().or_else(|| c["User"].as_str().filter(|u| !u.is_empty()).map(String::from));
-    let (uid, gid) = match user.as_deref() {
-        None | Some("root") | Some("0") => (0, 0),
-        Some(u) => {
-            let (a, b) = u.split_once(':').unwrap_or((u, ""));
-            let num = |s: &str| s.parse::<u32>().map_err(|_| Error::msg(format!("user {u:?}: only numeric UID[:GID] is supported yet")));
-            (num(a)?, if b.is_empty() { 0 } else { num(b)? })
-        }
+    let ids = match user.as_deref() {
+        None | Some("") => super::user::Ids { uid: 0, gid: 0, groups: Vec::new() },
+        Some(u) => super::user::resolve(u, layers)?,
     };
     let cwd =
         o.workdir.clone().or_else(|| c["WorkingDir"].as_str().filter(|w| !w.is_empty()).map(String::from)).unwrap_or_else(|| "/".into());
     spec["process"]["args"] = json!(args);
     spec["process"]["env"] = json!(env);
     spec["process"]["cwd"] = json!(cwd);
-    spec["process"]["user"] = json!({"uid": uid, "gid": gid});
+    spec["process"]["user"] = json!({"uid": ids.uid, "gid": ids.gid, "additionalGids": ids.groups});
     spec["process"]["terminal"] = json!(o.tty);
     spec["root"] = json!({"path": "rootfs", "readonly": o.read_only});
     spec["hostname"] = json!(hostname);

@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod record;
+pub mod user;
 
 use crate::container::create::CreateOptions;
 use crate::error::{Context, Error, Result};
@@ -28,7 +29,7 @@ pub fn create(r: &Roots, o: &Options) -> Result<Record> {
     let image = store.find(&o.image)?;
     let ic: serde_json::Value = serde_json::from_slice(&store.read_blob(&crate::image::digest::Digest::parse(&image.config)?)?)
         .map_err(|e| Error::msg(format!("image config {}: {e}", image.config)))?;
-    bundle::lower_dirs(&store, &image)?;
+    let layers = bundle::lower_dirs(&store, &image)?;
     let id = record::new_id()?;
     let all = record::all(r.data)?;
     let name = match &o.name {
@@ -59,7 +60,7 @@ pub fn create(r: &Roots, o: &Options) -> Result<Record> {
             }
         }
     }
-    let spec = match bundle::config(&id, &ic, o, &mounts) {
+    let spec = match bundle::config(&id, &ic, o, &mounts, &layers) {
         Ok(s) => s,
         Err(e) => {
             let _ = forget(r, &Record { id: id.clone(), volumes, ..Default::default() });
