@@ -161,7 +161,8 @@ fn named_volumes_outlive_containers_and_are_filled_once_from_the_image() {
     let left = b.ok(&["volume", "ls", "-q"]);
     assert_eq!(left, "conf\nshared\n");
     b.ok(&["volume", "rm", "shared"]);
-    assert_eq!(b.ok(&["volume", "prune"]), "conf\n");
+    assert_eq!(b.ok(&["volume", "prune"]), "", "prune leaves named volumes, as docker 23+ does");
+    assert_eq!(b.ok(&["volume", "prune", "-a"]), "conf\n");
     assert_eq!(b.ok(&["volume", "ls", "-q"]), "");
     b.assert_no_leftovers();
 }
@@ -203,5 +204,47 @@ fn user_names_are_looked_up_in_the_image() {
     let out = b.k(&["container", "run", "--rm", "-u", "ghost", "accounts", "true"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("unable to find user ghost"), "{}", stderr(&out));
+    b.assert_no_leftovers();
+}
+
+/// Anonymous volumes as docker keeps them: an image VOLUME gets one, filled
+/// from the image; `rm` keeps it (dangling), `rm -v` and `run --rm` remove
+/// it; `volume prune` removes unused anonymous volumes, `prune -a` the
+/// named ones too; named volumes are never removed with a container.
+#[test]
+fn anonymous_volumes_follow_docker() {
+    let b = Box_::new("ctranon");
+    let src = layout_with(
+        &b.env.dir.join("layout2"),
+        &[busybox_layer(), vec![dir("data"), file("data/seed", "from the image\n")]],
+        |_, _| {},
+        serde_json::json!({"Volumes": {"/data": {}}}),
+    );
+    b.ok(&["image", "import", src.to_str().unwrap(), "withvol"]);
+    let vols = || b.ok(&["volume", "ls", "-q"]).lines().map(String::from).collect::<Vec<_>>();
+    assert!(vols().is_empty());
+    // The image's VOLUME: an anonymous volume, filled from the image.
+    assert_eq!(
+        b.ok(&["container", "run", "--name", "a", "withvol", "sh", "-c", "cat /data/seed; echo mine > /data/new"]),
+        "from the image\n"
+    );
+    assert_eq!(vols().len(), 1, "one anonymous volume for the image's VOLUME");
+    b.ok(&["container", "rm", "a"]);
+    assert_eq!(vols().len(), 1, "rm without -v keeps the anonymous volume");
+    b.ok(&["container", "run", "--name", "b", "-v", "named:/data", "withvol", "true"]);
+    let v = vols();
+    assert!(v.len() == 2 && v.contains(&"named".to_string()), "-v over the image's VOLUME: no anonymous one for it: {v:?}");
+    b.ok(&["container", "rm", "-v", "b"]);
+    assert!(vols().contains(&"named".to_string()), "rm -v keeps named volumes");
+    b.ok(&["container", "run", "--name", "c", "withvol", "true"]);
+    assert_eq!(vols().len(), 3);
+    b.ok(&["container", "rm", "-v", "c"]);
+    assert_eq!(vols().len(), 2, "rm -v removes the container's anonymous volume");
+    b.ok(&["container", "run", "--rm", "withvol", "true"]);
+    assert_eq!(vols().len(), 2, "run --rm removes its anonymous volume");
+    b.ok(&["volume", "prune"]);
+    assert_eq!(vols(), vec!["named".to_string()], "prune removes the dangling anonymous volume only");
+    b.ok(&["volume", "prune", "-a"]);
+    assert!(vols().is_empty(), "prune -a removes unused named volumes too");
     b.assert_no_leftovers();
 }

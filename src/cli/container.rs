@@ -78,10 +78,12 @@ pub enum Command {
         time: u64,
         containers: Vec<String>,
     },
-    /// Remove containers and their writable layers
+    /// Remove containers and their writable layers (-v: their anonymous volumes too)
     Rm {
         #[arg(short, long)]
         force: bool,
+        #[arg(short, long)]
+        volumes: bool,
         containers: Vec<String>,
     },
     /// List containers (running ones, or all with -a)
@@ -178,9 +180,9 @@ pub fn exec(data_root: &Path, runtime_root: &Path, c: Command) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Rm { force, containers } => {
+        Command::Rm { force, volumes, containers } => {
             for c in containers {
-                crate::outln!("{}", managed::remove(&r, &c, force)?.name);
+                crate::outln!("{}", managed::remove(&r, &c, force, volumes)?.name);
             }
             Ok(0)
         }

@@ -19,8 +19,11 @@ pub enum Command {
     Inspect { name: String },
     /// Remove volumes (refused while a container uses one)
     Rm { names: Vec<String> },
-    /// Remove every volume no container uses
-    Prune,
+    /// Remove the anonymous volumes no container uses (-a: every unused volume)
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+    },
 }
 
 pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
@@ -56,9 +59,9 @@ pub fn exec(data_root: &Path, c: Command) -> Result<i32> {
                 crate::outln!("{n}");
             }
         }
-        Command::Prune => {
+        Command::Prune { all } => {
             for v in volume::list(data_root)? {
-                if users(&v.name)?.is_empty() {
+                if (all || v.anonymous) && users(&v.name)?.is_empty() {
                     volume::remove(data_root, &v.name, &[])?;
                     crate::outln!("{}", v.name);
                 }

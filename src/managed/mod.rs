@@ -60,10 +60,22 @@ pub fn create(r: &Roots, o: &Options) -> Result<Record> {
             }
         }
     }
+    // The image's VOLUMEs not covered by a -v: an anonymous volume each,
+    // filled from the image at its first start, as docker does.
+    let taken: Vec<String> = mounts.iter().filter_map(|m| m["destination"].as_str().map(String::from)).collect();
+    for dest in ic["config"]["Volumes"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+        if !dest.starts_with('/') || taken.iter().any(|t| t.trim_end_matches('/') == dest.trim_end_matches('/')) {
+            continue;
+        }
+        let name = record::new_id()?;
+        let vol = crate::volume::create(r.data, &name, true)?;
+        mounts.push(bundle::bind_mount(&vol.data(), &dest, false));
+        volumes.push((name, dest));
+    }
     let spec = match bundle::config(&id, &ic, o, &mounts, &layers) {
         Ok(s) => s,
         Err(e) => {
-            let _ = forget(r, &Record { id: id.clone(), volumes, ..Default::default() });
+            let _ = forget(r, &Record { id: id.clone(), volumes, ..Default::default() }, true);
             return Err(e);
         }
     };
@@ -89,7 +101,7 @@ pub fn create(r: &Roots, o: &Options) -> Result<Record> {
         rec.save(r.data)
     })();
     if let Err(e) = res {
-        let _ = forget(r, &rec);
+        let _ = forget(r, &rec, true);
         return Err(e);
     }
     Ok(rec)
@@ -114,7 +126,7 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
     })();
     if let Err(e) = mounted {
         if rec.auto_remove {
-            let _ = forget(r, &rec);
+            let _ = forget(r, &rec, true);
         }
         return Err(e);
     }
@@ -136,22 +148,23 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
     rec.exit_code = Some(*res.as_ref().unwrap_or(&127));
     rec.finished = Some(rfc3339_now(true));
     if rec.auto_remove {
-        forget(r, &rec)?;
+        forget(r, &rec, true)?;
     } else {
         rec.save(r.data)?;
     }
     res
 }
 
-/// Removes a container's directory and its anonymous volumes (named ones
-/// stay).
-fn forget(r: &Roots, rec: &Record) -> Result<()> {
+/// Removes a container's directory and, with `volumes` (`rm -v`, `run
+/// --rm`), its anonymous volumes, as docker does; named ones always stay.
+/// Anonymous volumes kept go with `volume rm` or `volume prune`.
+fn forget(r: &Roots, rec: &Record, volumes: bool) -> Result<()> {
     let dir = rec.dir(r.data);
     let res = match std::fs::remove_dir_all(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("remove {}", dir.display())),
         _ => Ok(()),
     };
-    for (name, _) in &rec.volumes {
+    for (name, _) in rec.volumes.iter().filter(|_| volumes) {
         if let Ok(v) = crate::volume::Volume::load(r.data, name)
             && v.anonymous
         {
@@ -238,7 +251,7 @@ pub fn stop(r: &Roots, key: &str, grace: u64) -> Result<Record> {
 }
 
 /// `container rm`: refuses a running container unless `force`.
-pub fn remove(r: &Roots, key: &str, force: bool) -> Result<Record> {
+pub fn remove(r: &Roots, key: &str, force: bool, volumes: bool) -> Result<Record> {
     let rec = record::find(r.data, key)?;
     if rec.status == "running" {
         if !force {
@@ -247,7 +260,7 @@ pub fn remove(r: &Roots, key: &str, force: bool) -> Result<Record> {
         let _ = crate::container::delete::delete(r.runtime, &rec.id, true);
     }
     bundle::unmount_rootfs(&rec.dir(r.data));
-    forget(r, &rec)?;
+    forget(r, &rec, volumes)?;
     Ok(rec)
 }
 

@@ -66,6 +66,13 @@ pub fn gzip(b: &[u8]) -> Vec<u8> {
 /// An OCI layout directory with one image of these layers (bottom first);
 /// `tamper` may change a layer blob after its digest was taken.
 pub fn layout(dir: &Path, layers: &[Vec<E>], tamper: impl Fn(usize, &mut Vec<u8>)) -> PathBuf {
+    layout_with(dir, layers, tamper, json!({}))
+}
+
+/// `layout`, with `image_config` (e.g. `{"Volumes": {"/data": {}}}`) added
+/// to the image config's `config`.
+#[allow(dead_code)]
+pub fn layout_with(dir: &Path, layers: &[Vec<E>], tamper: impl Fn(usize, &mut Vec<u8>), image_config: serde_json::Value) -> PathBuf {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |b: &[u8]| -> String {
@@ -85,12 +92,15 @@ pub fn layout(dir: &Path, layers: &[Vec<E>], tamper: impl Fn(usize, &mut Vec<u8>
         std::fs::write(blobs.join(&d[7..]), &stored).unwrap();
         descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": z.len()}));
     }
-    let config = json!({
+    let mut config = json!({
         "created": "2026-12-01T00:00:00Z", "architecture": "amd64", "os": "linux",
         "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "WorkingDir": "/"},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": [{"created_by": "test"}],
     });
+    for (k, v) in image_config.as_object().into_iter().flatten() {
+        config["config"][k] = v.clone();
+    }
     let cb = serde_json::to_vec(&config).unwrap();
     let manifest = json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
