@@ -7,10 +7,9 @@
 use super::digest::{Digest, Hashing};
 use super::progress::{Progress, human};
 use super::store::{ImageRecord, Store};
-use super::unpack::unpack;
+use super::unpack::{decompressed, unpack};
 use crate::error::{Context, Error, Result};
 use serde_json::Value;
-use std::io::Read;
 
 /// Brings blob `digest` (of `size` bytes, if known) into the store,
 /// checked, unless it is there. Says what it did ("downloaded", "copied"),
@@ -177,20 +176,8 @@ fn one_layer(store: &Store, what: &str, layer: &Value, diff: &Value, fetch: &Fet
 /// Unpacks a layer blob into tmp/, checks the uncompressed stream against
 /// the diff_id, and only then renames it into layers/.
 fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest, media: &str) -> Result<()> {
-    let mut f = std::io::BufReader::with_capacity(1 << 20, store.open_blob(blob)?);
-    let magic = {
-        use std::io::BufRead;
-        f.fill_buf().context("read layer")?.get(..4).map(|m| m.to_vec()).unwrap_or_default()
-    };
-    let gzip = media.ends_with("gzip") || magic.starts_with(&[0x1f, 0x8b]);
-    let zstd = media.ends_with("zstd") || magic == [0x28, 0xb5, 0x2f, 0xfd];
-    let stream: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(f))
-    } else if zstd {
-        Box::new(zstd::stream::read::Decoder::with_buffer(f).context("zstd")?)
-    } else {
-        Box::new(f)
-    };
+    let f = std::io::BufReader::with_capacity(1 << 20, store.open_blob(blob)?);
+    let stream = decompressed(f, media)?;
     let tmp = store.temp_dir("layer")?;
     let res = (|| -> Result<()> {
         let mut h = Hashing::new(stream);

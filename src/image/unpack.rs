@@ -10,7 +10,7 @@ use crate::error::{Context, Error, Result};
 use crate::rootfs::resolve;
 use nix::errno::Errno;
 use std::ffi::CString;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,21 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<Skipped> {
         }
     }
     Ok(skipped)
+}
+
+/// A layer blob's tar stream: gzip or zstd decompressed (by the media type,
+/// or by the blob's first bytes), anything else read as it is.
+pub fn decompressed<'a>(mut r: impl BufRead + 'a, media: &str) -> Result<Box<dyn Read + 'a>> {
+    let magic = r.fill_buf().context("read layer")?.get(..4).map(|m| m.to_vec()).unwrap_or_default();
+    let gzip = media.ends_with("gzip") || magic.starts_with(&[0x1f, 0x8b]);
+    let zstd = media.ends_with("zstd") || magic == [0x28, 0xb5, 0x2f, 0xfd];
+    Ok(if gzip {
+        Box::new(flate2::read::GzDecoder::new(r))
+    } else if zstd {
+        Box::new(zstd::stream::read::Decoder::with_buffer(r).context("zstd")?)
+    } else {
+        Box::new(r)
+    })
 }
 
 /// An entry's name as a relative path: a leading `/` or `./` is dropped,
