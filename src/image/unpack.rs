@@ -60,7 +60,15 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<Skipped> {
         }
         match kind {
             tar::EntryType::Directory => match check(unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o700) }) {
-                Ok(()) | Err(Errno::EEXIST) => {}
+                Ok(()) => {}
+                Err(Errno::EEXIST) if is_dir(&parent, &c) => {}
+                // A symlink or file of that name: the directory replaces
+                // it, so that the chmod below cannot go through a symlink
+                // to something outside the layer.
+                Err(Errno::EEXIST) => {
+                    remove(&parent, &c).with_context(what)?;
+                    check(unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o700) }).with_context(what)?;
+                }
                 Err(err) => return Err(err).with_context(what),
             },
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
@@ -176,6 +184,13 @@ fn xattr(fd: &OwnedFd, name: &str, value: &[u8]) -> std::result::Result<(), Errn
     check(unsafe { libc::fsetxattr(fd.as_raw_fd(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
 }
 
+/// Whether `name` in `parent` is a directory itself (not a symlink to one).
+fn is_dir(parent: &OwnedFd, name: &CString) -> bool {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let ret = unsafe { libc::fstatat(parent.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    ret == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
+
 /// Removes what a later entry replaces (not a directory: a directory entry
 /// over an existing directory only changes its attributes).
 fn remove(parent: &OwnedFd, name: &CString) -> std::result::Result<(), Errno> {
@@ -206,4 +221,70 @@ fn remove_tree(parent: &OwnedFd, name: &CString, depth: u32) -> std::result::Res
         }
     }
     check(unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpack;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    /// A scratch directory, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let p = std::env::temp_dir().join(format!("kiste-unpack-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Scratch(p)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A layer of a symlink `name` to `target`, then a directory `name`
+    /// of mode 0o777 owned by us.
+    fn symlink_then_dir(name: &str, target: &Path) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_link(&mut h, name, target).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.set_mode(0o777);
+        h.set_uid(nix::unistd::geteuid().as_raw().into());
+        h.set_gid(nix::unistd::getegid().as_raw().into());
+        b.append_data(&mut h, name, std::io::empty()).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    /// Seen while writing the unpack fuzz target (fuzz/, hack/fuzz.sh),
+    /// whose check of the directories around the layer catches it: a
+    /// directory entry over a symlink of the same name had its mode set
+    /// through the symlink, on whatever the symlink named outside the
+    /// layer (`../x`, or `/` itself).
+    #[test]
+    fn a_directory_over_a_symlink_does_not_chmod_its_target() {
+        let s = Scratch::new("dir-over-symlink");
+        let outside = s.0.join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o750)).unwrap();
+        for (i, target) in [Path::new("../outside"), outside.as_path()].into_iter().enumerate() {
+            let layer = s.0.join(format!("layer{i}"));
+            std::fs::create_dir(&layer).unwrap();
+            unpack(&symlink_then_dir("up", target)[..], &layer).unwrap();
+            assert_eq!(std::fs::metadata(&outside).unwrap().mode() & 0o7777, 0o750, "{target:?}: mode changed outside the layer");
+            let up = std::fs::symlink_metadata(layer.join("up")).unwrap();
+            assert!(up.is_dir(), "{target:?}: the directory replaces the symlink");
+            assert_eq!(up.mode() & 0o7777, 0o777);
+        }
+    }
 }
