@@ -160,7 +160,11 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 bail!("linux.devices[{i}]: major and minor must not be negative");
             }
         }
-        for (key, _) in l.sysctl().iter().flatten() {
+        // In name order: of several refused keys the same one is named on
+        // every run (a HashMap's order changes from one process to the next).
+        let mut keys: Vec<&String> = l.sysctl().iter().flatten().map(|(k, _)| k).collect();
+        keys.sort();
+        for key in keys {
             crate::sysctl::check(key, has(LinuxNamespaceType::Network), has(LinuxNamespaceType::Ipc), has(LinuxNamespaceType::Uts))
                 .with_context(|| format!("linux.sysctl.{key}"))?;
         }
@@ -195,4 +199,21 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Found by the config fuzz target (a spec parsed twice validated with
+    /// two different errors): with two refused sysctl keys, the one named
+    /// depended on the HashMap's order, which changes from run to run.
+    #[test]
+    fn of_several_bad_sysctls_the_same_one_is_named_every_time() {
+        let text = br#"{"ociVersion": "1.0.2", "process": {"user": {"uid": 0, "gid": 0}, "args": ["true"], "cwd": "/"},
+            "linux": {"sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "net.core.somaxconn": "1", "fs.mqueue.msg_max": "1"}}}"#;
+        for _ in 0..32 {
+            let spec = super::parse(text).unwrap();
+            let err = super::validate(&spec).unwrap_err().to_string();
+            assert_eq!(err, "linux.sysctl.fs.mqueue.msg_max: needs a new IPC namespace");
+        }
+    }
 }
