@@ -187,26 +187,19 @@ def check_faults(work):
                f"gc exit {rc_gc} {err_gc.strip()[:200]}; delete exit {rc_d} {err_d.strip()[:200]}; left: {left}")
         if not ok:
             force_clean(r, cid, m)
-    for point in START_POINTS:
+    # A container set up by `setup`, then the faulted command; a delete
+    # --force after it must leave nothing.
+    phases = [(p, ["create"], ["start"], "delete --force leaves nothing") for p in START_POINTS]
+    phases += [(p, ["run", "--detach"], ["delete", "--force"], "a second delete --force leaves nothing") for p in DELETE_POINTS]
+    for point, setup, faulted, what in phases:
         cid, b, m = r.bundle(["sleep", "@"])
-        r.kiste("create", "--bundle", b, cid)
-        rc, _, err = r.kiste("start", cid, env={"KISTE_FAULT": point})
+        r.kiste(*setup, "--bundle", b, cid)
+        rc, _, err = r.kiste(*faulted, cid, env={"KISTE_FAULT": point})
         rc_d, _, err_d = r.kiste("delete", "--force", cid)
         left = leftovers(r, cid, b, m)
         ok = killed(rc) and rc_d == 0 and not left
-        report(f"fault {point}: delete --force leaves nothing", ok,
-               f"start exit {rc} {err.strip()[:200]}; delete exit {rc_d} {err_d.strip()[:200]}; left: {left}")
-        if not ok:
-            force_clean(r, cid, m)
-    for point in DELETE_POINTS:
-        cid, b, m = r.bundle(["sleep", "@"])
-        r.kiste("run", "--detach", "--bundle", b, cid)
-        rc, _, err = r.kiste("delete", "--force", cid, env={"KISTE_FAULT": point})
-        rc_d, _, err_d = r.kiste("delete", "--force", cid)
-        left = leftovers(r, cid, b, m)
-        ok = killed(rc) and rc_d == 0 and not left
-        report(f"fault {point}: a second delete --force leaves nothing", ok,
-               f"delete exit {rc} {err.strip()[:200]}; again exit {rc_d} {err_d.strip()[:200]}; left: {left}")
+        report(f"fault {point}: {what}", ok,
+               f"{faulted[0]} exit {rc} {err.strip()[:200]}; delete exit {rc_d} {err_d.strip()[:200]}; left: {left}")
         if not ok:
             force_clean(r, cid, m)
     for point in EXEC_POINTS:
