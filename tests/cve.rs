@@ -53,6 +53,17 @@ fn assert_fake_lsm_files_untouched(fake: &Path) {
     }
 }
 
+/// Runs the container, which must be refused before its program ran (the
+/// program prints RAN), and leave nothing behind; returns kiste's output.
+fn refused(env: &Env, why: &str) -> std::process::Output {
+    let id = env.id("a");
+    let out = env.run(&id);
+    assert!(!out.status.success(), "{why}: {}", stdout(&out));
+    assert!(!stdout(&out).contains("RAN"), "{}", stdout(&out));
+    env.assert_clean(&id);
+    out
+}
+
 /// CVE-2019-16884: the image declares a volume at /proc, so the config
 /// bind-mounts a directory of the attacker's content over the container's
 /// procfs; it holds regular files `self/attr/exec` and
@@ -70,12 +81,8 @@ fn cve_2019_16884_a_volume_over_proc_cannot_swallow_the_apparmor_profile() {
         c["process"]["apparmorProfile"] = NO_PROFILE.into();
         c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/proc", "type": "bind", "source": fake, "options": ["rbind"]}));
     });
-    let id = env.id("a");
-    let out = env.run(&id);
-    assert!(!out.status.success(), "the container ran without its AppArmor profile: {}", stdout(&out));
-    assert!(!stdout(&out).contains("RAN"), "{}", stdout(&out));
+    refused(&env, "the container ran without its AppArmor profile");
     assert_fake_lsm_files_untouched(&fake);
-    env.assert_clean(&id);
 }
 
 /// CVE-2023-27561 (a regression of CVE-2019-19921), runc's own regression
@@ -91,11 +98,7 @@ fn cve_2023_27561_proc_in_the_image_must_not_be_a_symlink() {
     std::fs::remove_dir(rootfs.join("proc")).unwrap();
     std::fs::create_dir(rootfs.join("bad-proc")).unwrap();
     symlink("/bad-proc", rootfs.join("proc")).unwrap();
-    let id = env.id("a");
-    let out = env.run(&id);
-    assert!(!out.status.success(), "procfs was mounted through a symlinked /proc: {}", stdout(&out));
-    assert!(!stdout(&out).contains("RAN"));
-    env.assert_clean(&id);
+    refused(&env, "procfs was mounted through a symlinked /proc");
 }
 
 /// CVE-2023-27561, the attack itself: the image's /proc is a symlink to
@@ -119,12 +122,8 @@ fn cve_2023_27561_a_symlinked_proc_cannot_swallow_the_apparmor_profile() {
         c["process"]["apparmorProfile"] = NO_PROFILE.into();
         c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/vol", "type": "bind", "source": vol, "options": ["rbind"]}));
     });
-    let id = env.id("a");
-    let out = env.run(&id);
-    assert!(!out.status.success(), "the container ran without its AppArmor profile: {}", stdout(&out));
-    assert!(!stdout(&out).contains("RAN"), "{}", stdout(&out));
+    refused(&env, "the container ran without its AppArmor profile");
     assert_fake_lsm_files_untouched(&fake);
-    env.assert_clean(&id);
 }
 
 /// CVE-2021-30465, the race itself: while kiste sets the container up, a
@@ -299,13 +298,9 @@ fn cve_2025_31133_dev_null_symlink_to_core_pattern_is_refused() {
         c["linux"]["maskedPaths"] = json!(["/proc/kcore", "/proc/keys", "/proc/timer_list"]);
     });
     let before = std::fs::read("/proc/sys/kernel/core_pattern").unwrap();
-    let id = env.id("a");
-    let out = env.run(&id);
-    assert!(!out.status.success(), "masked with a /dev/null that is core_pattern: {}", stdout(&out));
-    assert!(!stdout(&out).contains("RAN"));
+    let out = refused(&env, "masked with a /dev/null that is core_pattern");
     assert!(stderr(&out).contains("not the null device"), "{}", stderr(&out));
     assert_eq!(std::fs::read("/proc/sys/kernel/core_pattern").unwrap(), before);
-    env.assert_clean(&id);
 }
 
 /// CVE-2025-31133, attack 2: the container's /dev/null is deleted; runc
@@ -321,11 +316,7 @@ fn cve_2025_31133_missing_dev_null_is_an_error_not_an_unmasked_path() {
         dev_from(c, &dev);
         c["linux"]["maskedPaths"] = json!(["/proc/kcore", "/proc/keys", "/proc/timer_list"]);
     });
-    let id = env.id("a");
-    let out = env.run(&id);
-    assert!(!out.status.success(), "ran with its masked paths unmasked: {}", stdout(&out));
-    assert!(!stdout(&out).contains("RAN"));
-    env.assert_clean(&id);
+    refused(&env, "ran with its masked paths unmasked");
 }
 
 /// CVE-2025-52565: runc opened the console's slave by its path
@@ -444,11 +435,7 @@ fn cve_2025_52881_lsm_write_cannot_land_in_a_tmpfs_over_proc_self_attr() {
         c["process"]["apparmorProfile"] = NO_PROFILE.into();
         c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/evil", "type": "tmpfs", "source": "tmpfs"}));
     });
-    let id = env.id("a");
-    let out = env.run(&id);
-    assert!(!out.status.success(), "the container ran without its AppArmor profile: {}", stdout(&out));
-    assert!(!stdout(&out).contains("RAN"));
-    env.assert_clean(&id);
+    refused(&env, "the container ran without its AppArmor profile");
 }
 
 /// CVE-2025-52881, oom_score_adj: the image has /evil -> /proc/self and
