@@ -44,6 +44,9 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<Skipped> {
         }
         let parent = resolve::mkdir_all(&root, parent_path, 0o755).with_context(what)?;
         if let Some(hidden) = name.strip_prefix(b".wh.") {
+            if matches!(hidden, b"" | b"." | b"..") {
+                return Err(Error::msg(format!("{}: a whiteout of {:?} is not allowed", path.display(), String::from_utf8_lossy(hidden))));
+            }
             let c = cname(hidden)?;
             remove(&parent, &c).with_context(what)?;
             check(unsafe { libc::mknodat(parent.as_raw_fd(), c.as_ptr(), libc::S_IFCHR, 0) }).with_context(what)?;
@@ -206,6 +209,11 @@ fn is_dir(parent: &OwnedFd, name: &CString) -> bool {
 /// Removes what a later entry replaces (not a directory: a directory entry
 /// over an existing directory only changes its attributes).
 fn remove(parent: &OwnedFd, name: &CString) -> std::result::Result<(), Errno> {
+    // A whiteout `.wh..` or `.wh...` names the directory itself or its
+    // parent: never something to remove.
+    if matches!(name.as_bytes(), b"" | b"." | b"..") {
+        return Err(Errno::EINVAL);
+    }
     match check(unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), 0) }) {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),
         Err(Errno::EISDIR) => remove_tree(parent, name, 0),
@@ -330,6 +338,30 @@ mod tests {
             let up = std::fs::symlink_metadata(layer.join("up")).unwrap();
             assert!(up.is_dir(), "{target:?}: the directory replaces the symlink");
             assert_eq!(up.mode() & 0o7777, 0o777);
+        }
+    }
+
+    /// A whiteout `.wh...` names `..`, the directory above the one it is
+    /// in, and `.wh..` that directory itself: unlinking either fails with
+    /// EISDIR, and the tree removal that follows would have emptied the
+    /// layer's parent (the other layers, the store). Refused.
+    #[test]
+    fn a_whiteout_of_dot_or_dotdot_is_refused() {
+        let s = Scratch::new("whiteout-dotdot");
+        let layer = s.0.join("store/layer");
+        std::fs::create_dir_all(&layer).unwrap();
+        std::fs::write(s.0.join("store/other-layer"), "keep").unwrap();
+        std::fs::write(layer.join("mine"), "keep").unwrap();
+        for name in ["a/.wh...", ".wh...", ".wh..", "a/.wh.."] {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(0);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, std::io::empty()).unwrap();
+            let err = unpack(&b.into_inner().unwrap()[..], &layer).unwrap_err();
+            assert!(err.to_string().contains("whiteout"), "{name}: {err}");
+            assert!(s.0.join("store/other-layer").exists() && layer.join("mine").exists(), "{name}: a whiteout removed files");
         }
     }
 }
