@@ -36,15 +36,13 @@ pub fn apparmor_exec_file() -> &'static str {
 pub fn apply(process: &oci_spec::runtime::Process, proc: &crate::procfs::Lazy) -> Result<()> {
     if let Some(profile) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
         let file = apparmor_exec_file();
-        let rel = crate::procfs::thread_path(file.trim_start_matches("/proc/self/"));
         proc.get()
-            .and_then(|p| p.write(&rel, format!("exec {profile}").as_bytes()))
+            .and_then(|p| p.write(&p.thread_path(file.trim_start_matches("/proc/self/"))?, format!("exec {profile}").as_bytes()))
             .with_context(|| format!("process.apparmorProfile: apply profile {profile:?}: write {file}"))?;
     }
     if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        let rel = crate::procfs::thread_path("attr/exec");
         proc.get()
-            .and_then(|p| p.write(&rel, label.as_bytes()))
+            .and_then(|p| p.write(&p.thread_path("attr/exec")?, label.as_bytes()))
             .with_context(|| format!("process.selinuxLabel: apply {label:?}: write /proc/self/attr/exec"))?;
     }
     Ok(())

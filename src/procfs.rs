@@ -76,12 +76,17 @@ impl Proc {
     }
 }
 
-/// The path of the calling thread's directory, `PID/task/TID/REL`: `self`
-/// and `thread-self` are symlinks, which the opening refuses.
-pub fn thread_path(rel: &str) -> String {
-    let pid = std::process::id();
-    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
-    format!("{pid}/task/{tid}/{rel}")
+impl Proc {
+    /// The calling thread's directory in this procfs, `PID/task/TID/REL`, as
+    /// its own `thread-self` link names it: in the procfs of another pid
+    /// namespace (the host's /proc, where fsopen was refused) the caller
+    /// has other numbers than getpid() says. (`self` and `thread-self`
+    /// themselves are symlinks, which `write` refuses to follow.)
+    pub fn thread_path(&self, rel: &str) -> Result<String> {
+        let me = nix::fcntl::readlinkat(&self.0, "thread-self").context("procfs: read thread-self")?;
+        let me = me.to_str().filter(|m| !m.is_empty() && !m.starts_with('/')).ok_or_else(|| Error::msg("procfs: no thread-self"))?;
+        Ok(format!("{me}/{rel}"))
+    }
 }
 
 pub fn is_procfs(fd: &OwnedFd) -> bool {

@@ -256,8 +256,9 @@ pub fn exec_process(
         rlimits::apply(r)?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        let file = crate::procfs::thread_path("oom_score_adj");
-        proc.get().and_then(|p| p.write(&file, adj.to_string().as_bytes())).with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
+        proc.get()
+            .and_then(|p| p.write(&p.thread_path("oom_score_adj")?, adj.to_string().as_bytes()))
+            .with_context(|| format!("process.oomScoreAdj: set {adj}"))?;
     }
     if let Some(s) = process.scheduler() {
         crate::scheduling::set_scheduler(s)?;
