@@ -23,7 +23,9 @@ pub fn gc(root: &Path) -> Vec<String> {
         let Some(c) = Container::open_damaged(root, &id) else {
             // Nothing readable: a directory a create left before its first
             // save, or one emptied by hand. Removed if it holds no state.
-            if abandoned_dir(&e.path()) {
+            if let Some(_lock) = abandoned_dir(&e.path()) {
+                // Removed while locked: a create that opens the directory
+                // meanwhile fails to save into it rather than losing it.
                 let _ = std::fs::remove_dir_all(e.path());
                 removed.push(id);
             }
@@ -37,9 +39,9 @@ pub fn gc(root: &Path) -> Vec<String> {
     removed
 }
 
-/// A directory holding neither a state nor a journal, that nobody locks.
-fn abandoned_dir(dir: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(dir) else { return false };
-    let Ok(_lock) = super::lock(f, dir) else { return false };
-    State::load(dir).is_err() && State::recover(dir, "").is_none()
+/// A directory holding neither a state nor a journal, that nobody locks:
+/// its lock, held for the removal.
+fn abandoned_dir(dir: &Path) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    let lock = super::lock(std::fs::File::open(dir).ok()?, dir).ok()?;
+    (State::load(dir).is_err() && State::recover(dir, "").is_none()).then_some(lock)
 }
