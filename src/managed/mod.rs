@@ -115,14 +115,21 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
         let store = Store::open(r.data)?;
         let image = store.find(&rec.image_id)?;
         bundle::mount_rootfs(&dir, &bundle::lower_dirs(&store, &image)?)?;
-        for (name, dest) in &rec.volumes {
-            let v = crate::volume::Volume::load(r.data, name)?;
-            if let Err(e) = crate::volume::fill_from_image(&v, &dir.join("bundle/rootfs"), dest) {
-                bundle::unmount_rootfs(&dir);
-                return Err(e);
+        let filled = (|| {
+            for (name, dest) in &rec.volumes {
+                let v = crate::volume::Volume::load(r.data, name)?;
+                crate::volume::fill_from_image(&v, &dir.join("bundle/rootfs"), dest)?;
             }
+            rec.status = "running".into();
+            rec.started = Some(rfc3339_now(true));
+            rec.exit_code = None;
+            rec.save(r.data)
+        })();
+        // Whatever failed after the mount, the overlay goes.
+        if filled.is_err() {
+            bundle::unmount_rootfs(&dir);
         }
-        Ok(())
+        filled
     })();
     if let Err(e) = mounted {
         if rec.auto_remove {
@@ -130,10 +137,6 @@ pub fn run_foreground(r: &Roots, mut rec: Record) -> Result<i32> {
         }
         return Err(e);
     }
-    rec.status = "running".into();
-    rec.started = Some(rfc3339_now(true));
-    rec.exit_code = None;
-    rec.save(r.data)?;
     let o = CreateOptions {
         id: rec.id.clone(),
         bundle: dir.join("bundle"),

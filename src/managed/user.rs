@@ -77,7 +77,14 @@ fn read(layers: &[PathBuf], rel: &str) -> String {
         else {
             continue;
         };
-        let Ok(fd) = crate::rootfs::resolve::open(&root, Path::new(rel), libc::O_RDONLY) else { continue };
+        // Non-blocking: a layer may make the file a fifo, which would hang an
+        // open for reading; only a regular file is read.
+        let Ok(fd) = crate::rootfs::resolve::open(&root, Path::new(rel), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW) else {
+            continue;
+        };
+        if !nix::sys::stat::fstat(&fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG) {
+            return String::new();
+        }
         let mut text = String::new();
         let _ = std::fs::File::from(fd).take(1 << 20).read_to_string(&mut text);
         return text;
