@@ -58,6 +58,16 @@ fn socket_activation() -> u32 {
     std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
+/// `path` with its directory made canonical (as it is now), for `delete`
+/// to find the same file later without following a symlink.
+fn canonical_parent(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (abs.parent().and_then(|d| std::fs::canonicalize(d).ok()), abs.file_name()) {
+        (Some(d), Some(n)) => d.join(n),
+        _ => abs,
+    }
+}
+
 /// Creates the container. With `fifo` its init waits on the exec fifo for
 /// `start`; without, on the returned channel (`run`).
 pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, Spawned)> {
@@ -102,7 +112,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         creator: me,
         creator_start: proc_stat(me).map_or(0, |s| s.start_time),
         hooks: cfg.spec.hooks().clone(),
-        pid_file: o.pid_file.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+        pid_file: o.pid_file.as_ref().map(|p| canonical_parent(p)),
         ..Default::default()
     };
     let mut c = Container { id: o.id.clone(), dir, state, _lock: lock };

@@ -95,7 +95,41 @@ pub fn destroy(c: &Container) {
     crate::fault::point("delete.cgroups-removed");
     super::state::run_late_hooks(&c.state, super::state::Status::Stopped, true);
     if let Some(p) = &c.state.pid_file {
-        let _ = std::fs::remove_file(p);
+        remove_pid_file(p, c.state.pid);
     }
     let _ = std::fs::remove_dir_all(&c.dir);
+}
+
+/// Removes the `--pid-file` kiste wrote, if it is still that file: its
+/// directory reached by the path recorded at create (made canonical then)
+/// with no symlink on the way now, and the file a regular one holding the
+/// init's pid. Anything else stays: root must not unlink through a path
+/// someone changed since.
+fn remove_pid_file(path: &Path, pid: i32) {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let Ok(cdir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return };
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    let fd = unsafe {
+        libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, cdir.as_ptr(), &how as *const libc::open_how, size_of::<libc::open_how>())
+    };
+    if fd < 0 {
+        return;
+    }
+    let dir = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    let Ok(file) = nix::fcntl::openat(
+        &dir,
+        name,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut text = String::new();
+    let regular = nix::sys::stat::fstat(&file).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_size < 32);
+    if regular && std::io::Read::read_to_string(&mut std::fs::File::from(file), &mut text).is_ok() && text.trim() == pid.to_string() {
+        let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    }
 }
