@@ -74,8 +74,16 @@ pub fn setup(r: &Rootfs) -> Result<()> {
     let mounts = r.spec.mounts().as_deref().unwrap_or(&[]);
     let mount_label =
         r.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty() && crate::lsm::selinux_enabled());
-    let env =
-        mounts::MountEnv { root: &root, bundle: r.bundle, userns: r.userns, cgroup_v1: r.cgroup_v1, cgroup_v2: r.cgroup_v2, mount_label };
+    let root_path = std::fs::read_link(resolve::fd_path(&root)).context("read the rootfs's path")?;
+    let env = mounts::MountEnv {
+        root: &root,
+        root_path: &root_path,
+        bundle: r.bundle,
+        userns: r.userns,
+        cgroup_v1: r.cgroup_v1,
+        cgroup_v2: r.cgroup_v2,
+        mount_label,
+    };
     mounts::mount_all(&env, mounts)?;
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")

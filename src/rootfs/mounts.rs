@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct MountEnv<'a> {
     /// The rootfs, opened after it was bind-mounted onto itself.
     pub root: &'a OwnedFd,
+    /// Its path, as the kernel names it (for what a mount point resolved to).
+    pub root_path: &'a Path,
     pub bundle: &'a Path,
     /// In a new user namespace some filesystems must be bind-mounted instead.
     pub userns: bool,
@@ -128,9 +130,8 @@ const PROC_ALLOWED: &[&str] = &[
 /// inside /proc (or any procfs) only the files lxcfs replaces take a mount,
 /// so that no file kiste or the kernel relies on there is covered.
 fn check_target(env: &MountEnv, target: &OwnedFd, dest: &Path, fstype: &str, bind_source: Option<&OwnedFd>) -> Result<()> {
-    let real = |fd: &OwnedFd| std::fs::read_link(resolve::fd_path(fd)).context("read the mount point's path");
-    let (root, at) = (real(env.root)?, real(target)?);
-    let rel = at.strip_prefix(&root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| at.display().to_string());
+    let at = std::fs::read_link(resolve::fd_path(target)).context("read the mount point's path")?;
+    let rel = at.strip_prefix(env.root_path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| at.display().to_string());
     if matches!(fstype, "proc" | "sysfs") && rel != lexical(dest) {
         bail!("{fstype} must be mounted on an ordinary directory: {} leads to /{rel} through a symlink", dest.display());
     }
