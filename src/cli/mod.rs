@@ -153,14 +153,37 @@ macro_rules! out {
     ($($t:tt)*) => { $crate::cli::write_out(format_args!($($t)*), false) };
 }
 
+/// Whether the command (the first word after the global options, with the
+/// values they take) puts a process into a container.
+fn starts_a_process(args: &[std::ffi::OsString]) -> bool {
+    const WITH_VALUE: &[&str] = &["--root", "--log", "--log-format", "--rootless", "--criu", "--data-root"];
+    let mut words = args.iter().skip(1).filter_map(|a| a.to_str());
+    let mut positional = Vec::new();
+    while let Some(a) = words.next() {
+        if a == "--" || positional.len() == 2 {
+            break;
+        }
+        if WITH_VALUE.contains(&a) {
+            words.next();
+        } else if !a.starts_with('-') {
+            positional.push(a);
+        }
+    }
+    match positional.as_slice() {
+        ["create" | "run" | "exec", ..] => true,
+        ["container", sub, ..] => matches!(*sub, "run" | "create" | "start" | "exec"),
+        _ => false,
+    }
+}
+
 pub fn main() -> i32 {
     // The commands that put a process into a container re-execute kiste
     // from a protected file first (CVE-2019-5736): done before parsing, so
     // the parse is not paid twice. (A word taken for a command here that is
     // not one only costs that re-exec; the commands check again.)
-    // `container …` re-executes first too: its commands are not safe to
-    // run twice, and a re-exec half-way would start them over.
-    if crate::argv::args().iter().skip(1).take_while(|a| *a != "--").any(|a| a == "create" || a == "run" || a == "exec" || a == "container")
+    // `container run|create|start|exec` re-execute first too: they are not
+    // safe to run twice, and a re-exec half-way would start them over.
+    if starts_a_process(crate::argv::args())
         && let Err(e) = crate::process::sealed::ensure()
     {
         return fail(e);
@@ -229,4 +252,30 @@ fn fail(e: crate::error::Error) -> i32 {
         eprintln!("kiste: {msg}");
     }
     1
+}
+
+#[cfg(test)]
+mod tests {
+    fn starts(line: &str) -> bool {
+        let args: Vec<std::ffi::OsString> = std::iter::once("kiste").chain(line.split_whitespace()).map(Into::into).collect();
+        super::starts_a_process(&args)
+    }
+
+    #[test]
+    fn which_commands_re_execute_first() {
+        for yes in [
+            "run -b b id",
+            "--root /r create id",
+            "--log x --log-format json exec id sh",
+            "container run --rm img",
+            "--data-root d container exec c sh",
+        ] {
+            assert!(starts(yes), "{yes}");
+        }
+        for no in
+            ["state run", "delete exec", "kill create", "container ps", "container logs run", "--root run list", "image import run", "list"]
+        {
+            assert!(!starts(no), "{no}");
+        }
+    }
 }
