@@ -145,7 +145,7 @@ impl Response {
     pub fn bytes(mut self, limit: u64) -> Result<Vec<u8>> {
         let mut b = Vec::new();
         let url = self.url.to_string();
-        (&mut self).take(limit + 1).read_to_end(&mut b).with_context(|| format!("{url}: read the body"))?;
+        (&mut self).take(limit.saturating_add(1)).read_to_end(&mut b).with_context(|| format!("{url}: read the body"))?;
         if b.len() as u64 > limit {
             crate::bail!("{url}: the body is larger than {limit} bytes");
         }

@@ -89,7 +89,7 @@ fn fetch_blob(store: &Store, reg: &Registry, d: &Digest, size: Option<u64>, prog
     let url = resp.url.to_string();
     let expected = size.or_else(|| resp.header("content-length").and_then(|l| l.parse().ok()));
     progress.expect(expected.unwrap_or(0));
-    let body = Counting { inner: resp, progress }.take(size.map_or(u64::MAX, |s| s + 1));
+    let body = Counting { inner: resp, progress }.take(size.map_or(u64::MAX, |s| s.saturating_add(1)));
     store.put_blob(d, size, body).with_context(|| format!("GET {url}"))?;
     Ok(Some("downloaded"))
 }
