@@ -56,3 +56,16 @@ ensure_cargo() {
         rustup target add x86_64-unknown-linux-musl || return 1
     fi
 }
+
+# counts LOG RC: "P F" from the last `N passed, N failed` line of LOG (maybe
+# after one `word:`), with one failure added when the command's exit status
+# RC was non-zero but no failure was counted (it crashed or never reported).
+counts() {
+    local p f
+    read -r p f <<<"$(sed -n -E 's/^([A-Za-z]+: *)?([0-9]+) passed, ([0-9]+) failed.*$/\2 \3/p' "$1" |
+        tail -n 1 | awk '{p = $1; f = $2} END {print p + 0, f + 0}')"
+    if [ "$2" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+    fi
+    echo "$p $f"
+}

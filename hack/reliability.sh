@@ -46,11 +46,7 @@ part() {
     shift
     heading "$label"
     "$@" </dev/null 2>&1 | tee "$logs/part.log" || rc=$?
-    read -r p f <<<"$(sed -n -E 's/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p' "$logs/part.log" |
-        tail -n 1 | awk '{p = $1; f = $2} END {print p + 0, f + 0}')"
-    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-        f=1
-    fi
+    read -r p f <<<"$(counts "$logs/part.log" "$rc")"
     passed=$((passed + p))
     failed=$((failed + f))
     summary+=("$label: $p passed, $f failed (exit $rc)")

@@ -101,12 +101,7 @@ conformance() {
         return 0
     fi
     RUNTIME=$runtime timeout --kill-after=30 1200 conformance/run.sh </dev/null 2>&1 | tee "$log" || rc=$?
-    # Its closing line: `N passed, N failed`, maybe after one `word:`.
-    read -r p f <<<"$(sed -n -E 's/^([A-Za-z]+: *)?([0-9]+) passed, ([0-9]+) failed.*$/\2 \3/p' "$log" |
-        tail -n 1 | awk '{p = $1; f = $2} END {print p + 0, f + 0}')"
-    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-        f=1
-    fi
+    read -r p f <<<"$(counts "$log" "$rc")"
     note "conformance ($label): $p passed, $f failed (exit $rc)"
     [ "$rc" = 0 ] && [ "$f" = 0 ] || status=1
     if [ "$count" = 1 ]; then
@@ -131,11 +126,7 @@ elif [ "$built" = 1 ]; then
     heading "Conformance cgroup cases on pure cgroup v2, in a VM: hack/vm-conformance.sh"
     rc=0
     RUNC=$runc timeout --kill-after=30 900 hack/vm-conformance.sh </dev/null 2>&1 | tee "$logs/vm.log" || rc=$?
-    read -r p f <<<"$(sed -n -E 's/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p' "$logs/vm.log" |
-        tail -n 1 | awk '{p = $1; f = $2} END {print p + 0, f + 0}')"
-    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-        f=1
-    fi
+    read -r p f <<<"$(counts "$logs/vm.log" "$rc")"
     passed=$((passed + p))
     failed=$((failed + f))
     note "conformance on cgroup v2 (VM, kiste): $p passed, $f failed (exit $rc)"
@@ -156,11 +147,7 @@ e2e() {
     fi
     heading "End to end with $label: $script"
     KISTE="$repo/target/x86_64-unknown-linux-musl/release/kiste" timeout --kill-after=30 900 "$script" </dev/null 2>&1 | tee "$log" || rc=$?
-    read -r p f <<<"$(sed -n -E 's/^([0-9]+) passed, ([0-9]+) failed.*$/\1 \2/p' "$log" |
-        tail -n 1 | awk '{p = $1; f = $2} END {print p + 0, f + 0}')"
-    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-        f=1
-    fi
+    read -r p f <<<"$(counts "$log" "$rc")"
     passed=$((passed + p))
     failed=$((failed + f))
     note "e2e ($label): $p passed, $f failed (exit $rc)"
