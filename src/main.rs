@@ -3,6 +3,13 @@
 //! guard: start-up time is our headline figure, and kiste runs briefly.
 #![no_main]
 
+// musl's malloc hands freed memory back to the kernel eagerly: parsing the
+// command line alone made some 60 mmap/munmap calls, half of the CPU time
+// of `kiste --version` (perf). dlmalloc keeps what it freed for reuse and
+// trims only above 2 MiB: 0.47 -> 0.26 ms of CPU for `--version`.
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 #[unsafe(no_mangle)]
 /// # Safety
 /// Called by the C runtime only, with argc valid strings in argv.
