@@ -33,6 +33,16 @@ pub fn mode() -> Mode {
     }
 }
 
+/// Which of a cgroup's directories to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    All,
+    /// The v2 one.
+    Unified,
+    /// The v1 ones.
+    Legacy,
+}
+
 /// The container's cgroup: one directory per hierarchy.
 #[derive(Debug, Clone, Default)]
 pub struct Cgroup {
@@ -115,10 +125,27 @@ impl Cgroup {
         Ok(cg)
     }
 
-    /// Creates the planned directories. On error, what was made is removed.
-    pub fn make(&self) -> Result<()> {
+    /// Creates the planned directories (`which` of them). On error, every
+    /// planned directory is removed.
+    pub fn make(&self, which: Which) -> Result<()> {
+        match which {
+            Which::All => self.make_where(|_| true),
+            Which::Unified => self.make_where(str::is_empty),
+            Which::Legacy => self.make_where(|c| !c.is_empty()),
+        }
+    }
+
+    /// Whether it has a directory on a v1 hierarchy.
+    pub fn has_legacy(&self) -> bool {
+        self.dirs.iter().any(|(c, _)| !c.is_empty())
+    }
+
+    fn make_where(&self, which: impl Fn(&str) -> bool) -> Result<()> {
         let res = (|| {
             for ((ctrls, dir), mount_point) in self.dirs.iter().zip(&self.mount_points) {
+                if !which(ctrls) {
+                    continue;
+                }
                 std::fs::create_dir_all(dir).with_context(|| format!("linux.cgroupsPath: create cgroup {}", dir.display()))?;
                 if ctrls.is_empty() && mode() == Mode::Unified {
                     enable_controllers(mount_point, dir);

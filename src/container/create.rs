@@ -2,7 +2,7 @@
 
 use super::state::{EXEC_FIFO, State};
 use super::{Container, id};
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, Which};
 use crate::config;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::Plan;
@@ -127,13 +127,21 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         c.state.cgroup = cgroup.dirs.clone();
         c.save()?;
         crate::fault::point("create.state-saved");
-        cgroup.make()?;
-        crate::fault::point("create.cgroups-made");
-        if let Some(r) = cfg.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-            let devices = cfg.spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-            crate::cgroups::resources::apply(&cgroup, r, devices)?;
-        }
-        crate::logging::stage("cgroup");
+        // Made by `spawn`, which knows when: before the init, or (on v1)
+        // while it mounts. Resources once every directory is there.
+        let make_cgroup = |which: Which| -> Result<()> {
+            cgroup.make(which)?;
+            if which == Which::Unified {
+                return Ok(());
+            }
+            crate::fault::point("create.cgroups-made");
+            if let Some(r) = cfg.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+                let devices = cfg.spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+                crate::cgroups::resources::apply(&cgroup, r, devices)?;
+            }
+            crate::logging::stage("cgroup");
+            Ok(())
+        };
         let gate = if fifo {
             let p = c.dir.join(EXEC_FIFO);
             nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).with_context(|| format!("create {}", p.display()))?;
@@ -162,7 +170,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             s.pid = pid;
             s.to_oci(super::state::Status::Created)
         };
-        let mut spawned = spawn(&args, &cgroup, &state_for_hooks)?;
+        let mut spawned = spawn(&args, &cgroup, &make_cgroup, &state_for_hooks)?;
         crate::fault::point("create.init-ready");
         drop(args);
         if let Some(s) = &console_for_us {

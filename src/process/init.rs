@@ -4,7 +4,9 @@
 //! channel and ends the child.
 
 use super::lookup;
-use super::sync::{Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, SECCOMP_FD, START};
+use super::spawn::Join;
+use super::sync::{CGROUPS, Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, SECCOMP_FD, START};
+use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::{self, Plan};
 use crate::rootfs::{self, Rootfs};
@@ -12,6 +14,7 @@ use crate::{bail, capabilities, rlimits, sysctl};
 use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
+use std::cell::Cell;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -42,39 +45,74 @@ pub struct InitArgs<'a> {
     pub console: Option<OwnedFd>,
 }
 
-/// The child of a single clone() that made every namespace. `joined`: whether
-/// it got into its cgroup.
-pub fn single_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
+/// The child of a single clone() that made every namespace.
+pub fn single_stage(a: &InitArgs, ch: &Channel, join: Join) -> ! {
     report(
         ch,
         (|| {
             set_dumpable(false);
-            joined?;
+            let later = match join {
+                Join::Done(joined) => {
+                    joined?;
+                    None
+                }
+                Join::Later(cgroup, into_v2) => Some((cgroup, into_v2)),
+            };
             initial_affinity(a.spec)?;
             ch.expect(GO)?;
             if a.plan.new_userns() {
                 become_root()?;
             }
             a.plan.join_all(false)?;
-            // The cgroup namespace is made only now that kiste has moved us
-            // into the container's cgroup, so that it is rooted there.
-            if a.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
-                nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
+            let gate = CgroupGate { ch, later, newns: a.plan.new.contains(CloneFlags::CLONE_NEWCGROUP), done: Cell::new(false) };
+            if later.is_none() {
+                gate.wait()?;
             }
             crate::logging::stage("namespaces");
             crate::fault::point("init.namespaces");
-            container(a, ch)
+            container(a, ch, &gate)
         })(),
     )
 }
 
+/// The point where the init is in its cgroup (and, if asked, in a cgroup
+/// namespace rooted there): before the first cgroup mount, the hooks and
+/// the user program.
+struct CgroupGate<'a> {
+    ch: &'a Channel,
+    /// To join when kiste says CGROUPS (and whether the v2 one is joined).
+    later: Option<(&'a Cgroup, bool)>,
+    /// Make a cgroup namespace once in.
+    newns: bool,
+    done: Cell<bool>,
+}
+
+impl CgroupGate<'_> {
+    fn wait(&self) -> Result<()> {
+        if self.done.replace(true) {
+            return Ok(());
+        }
+        if let Some((cgroup, into_v2)) = self.later {
+            self.ch.expect(CGROUPS)?;
+            cgroup.join_self(into_v2)?;
+        }
+        // The cgroup namespace is made only now that we are in the
+        // container's cgroup, so that it is rooted there.
+        if self.newns {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
+        }
+        Ok(())
+    }
+}
+
 /// The middle process: joins namespaces by path, makes the new ones, and
 /// forks the init into them.
-pub fn two_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
+pub fn two_stage(a: &InitArgs, ch: &Channel, join: Join) -> ! {
     report(
         ch,
         (|| {
             set_dumpable(false);
+            let Join::Done(joined) = join else { bail!("a two-stage init joins its cgroup at birth") };
             joined?;
             initial_affinity(a.spec)?;
             ch.expect(GO)?;
@@ -92,7 +130,10 @@ pub fn two_stage(a: &InitArgs, ch: &Channel, joined: Result<()>) -> ! {
                 namespaces::write_time_offsets(a.spec)?;
             }
             match unsafe { nix::unistd::fork() }.context("fork container init")? {
-                nix::unistd::ForkResult::Child => container(a, ch),
+                nix::unistd::ForkResult::Child => {
+                    let gate = CgroupGate { ch, later: None, newns: false, done: Cell::new(true) };
+                    container(a, ch, &gate)
+                }
                 nix::unistd::ForkResult::Parent { child } => {
                     ch.send(INIT_PID, child.as_raw().to_string().as_bytes())?;
                     unsafe { libc::_exit(0) }
@@ -132,7 +173,7 @@ fn become_root() -> Result<()> {
 }
 
 /// Everything inside the namespaces, up to the execve of the user program.
-fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
+fn container(a: &InitArgs, ch: &Channel, cgroup: &CgroupGate) -> Result<std::convert::Infallible> {
     let spec = a.spec;
     let process = spec.process().as_ref().ok_or_else(|| Error::msg("process: must be set"))?;
     // A session of its own, as with runc (and needed for a controlling tty).
@@ -165,6 +206,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
         no_pivot: a.no_pivot,
         cgroup_v1: &a.cgroup_v1,
         cgroup_v2: a.cgroup_v2.as_deref(),
+        cgroup_ready: &|| cgroup.wait(),
     };
     // Writes into /proc go through a procfs of our own (src/procfs.rs),
     // made now, while the host's /proc is still fully visible, which a user
@@ -176,6 +218,7 @@ fn container(a: &InitArgs, ch: &Channel) -> Result<std::convert::Infallible> {
     if mntns {
         rootfs::setup(&r)?;
     }
+    cgroup.wait()?;
     crate::logging::stage("mounts");
     crate::fault::point("init.mounts");
     // Hooks see the container's mounts but not yet its pivot_root.

@@ -3,8 +3,8 @@
 
 use super::clone::fork_with;
 use super::init::{self, InitArgs};
-use super::sync::{self, Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, SECCOMP_FD};
-use crate::cgroups::Cgroup;
+use super::sync::{self, CGROUPS, Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, SECCOMP_FD};
+use crate::cgroups::{Cgroup, Which};
 use crate::error::{Error, Result};
 use crate::namespaces;
 use nix::sched::CloneFlags;
@@ -21,10 +21,35 @@ pub struct Spawned {
     pub pty: Option<std::os::fd::OwnedFd>,
 }
 
+/// Where the init gets into its cgroup.
+pub enum Join<'a> {
+    /// At birth: `Ok` if it got in.
+    Done(Result<()>),
+    /// At its first cgroup mount, or when its mounts are done, after kiste
+    /// says the v1 directories are made (CGROUPS); `bool`: it was cloned
+    /// into its v2 directory.
+    Later(&'a Cgroup, bool),
+}
+
+/// `make_cgroup`: makes the cgroup's directories `which` (all, or the
+/// unified or legacy ones) and, once all are made, applies the resources.
 /// `state`: the container's state for hooks, given the init's PID.
-pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::Value) -> Result<Spawned> {
+pub fn spawn(
+    a: &InitArgs,
+    cgroup: &Cgroup,
+    make_cgroup: &dyn Fn(Which) -> Result<()>,
+    state: &dyn Fn(i32) -> serde_json::Value,
+) -> Result<Spawned> {
     let (parent, child) = sync::pair()?;
     let two = a.plan.needs_two_stages();
+    // Making a cgroup on ten v1 hierarchies takes half a millisecond, as
+    // long as the init's first mounts: done side by side when the init can
+    // join later by itself. A process in a new user namespace could not
+    // join the host's cgroups, and a middle process forks the init, so
+    // those join at birth. The v2 directory is made first either way: the
+    // init is cloned straight into it.
+    let later = !two && !a.plan.new_userns() && cgroup.has_legacy();
+    make_cgroup(if later { Which::Unified } else { Which::All })?;
     let flags = if two { CloneFlags::empty() } else { a.plan.new - CloneFlags::CLONE_NEWCGROUP };
     let v2 = cgroup.v2_fd();
     let (pid, into_v2) = match fork_with(flags, v2.as_ref()) {
@@ -37,8 +62,8 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
         crate::logging::reset_stages();
         drop(parent);
         // The child moves itself into the cgroup: cheaper than us moving it.
-        let joined = cgroup.join_self(into_v2);
-        if two { init::two_stage(a, &child, joined) } else { init::single_stage(a, &child, joined) }
+        let join = if later { Join::Later(cgroup, into_v2) } else { Join::Done(cgroup.join_self(into_v2)) };
+        if two { init::two_stage(a, &child, join) } else { init::single_stage(a, &child, join) }
     }
     drop(child);
     crate::logging::stage("clone");
@@ -48,6 +73,12 @@ pub fn spawn(a: &InitArgs, cgroup: &Cgroup, state: &dyn Fn(i32) -> serde_json::V
             namespaces::write_id_maps(pid, a.spec)?;
         }
         parent.send(GO, &[])?;
+        if later {
+            make_cgroup(Which::Legacy)?;
+            // An init that failed meanwhile has closed its end: its error
+            // is read below.
+            let _ = parent.send(CGROUPS, &[]);
+        }
         loop {
             match parent.recv_with_fd()? {
                 Some((NEED_MAPS, _)) => {

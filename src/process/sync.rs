@@ -13,6 +13,7 @@ pub const READY: u8 = b'R'; // child -> parent: set up, waiting to start
 pub const ERROR: u8 = b'E'; // child -> parent: setup failed, text follows
 pub const START: u8 = b'S'; // parent -> child: exec the user program now
 pub const SECCOMP_FD: u8 = b'F'; // child -> parent: the seccomp notify fd, for the listener
+pub const CGROUPS: u8 = b'C'; // parent -> child: the cgroup is made, join it
 pub const HOOKS: u8 = b'H'; // child -> parent: run prestart/createRuntime hooks, then GO with the state
 
 pub struct Channel(pub OwnedFd, std::cell::RefCell<Option<OwnedFd>>);

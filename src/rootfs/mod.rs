@@ -25,6 +25,9 @@ pub struct Rootfs<'a> {
     pub no_pivot: bool,
     pub cgroup_v1: &'a [(String, PathBuf)],
     pub cgroup_v2: Option<&'a Path>,
+    /// Called before the first mount that shows a cgroup: returns once the
+    /// init is in the container's cgroup.
+    pub cgroup_ready: &'a dyn Fn() -> Result<()>,
 }
 
 fn propagation(spec: &Spec) -> Option<(u64, bool)> {
@@ -82,6 +85,7 @@ pub fn setup(r: &Rootfs) -> Result<()> {
         userns: r.userns,
         cgroup_v1: r.cgroup_v1,
         cgroup_v2: r.cgroup_v2,
+        cgroup_ready: r.cgroup_ready,
         mount_label,
     };
     mounts::mount_all(&env, mounts)?;

@@ -25,6 +25,9 @@ pub struct MountEnv<'a> {
     /// The container's own v2 cgroup, bound at a cgroup mount when it has
     /// no cgroup namespace.
     pub cgroup_v2: Option<&'a Path>,
+    /// Returns once the init is in the container's cgroup (and cgroup
+    /// namespace): called before a mount that shows cgroups.
+    pub cgroup_ready: &'a dyn Fn() -> Result<()>,
     /// `linux.mountLabel`, where SELinux is enabled: the context of the
     /// filesystems kiste creates.
     pub mount_label: Option<&'a str>,
@@ -32,9 +35,18 @@ pub struct MountEnv<'a> {
 
 pub fn mount_all(env: &MountEnv, mounts: &[Mount]) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
+        if shows_cgroups(m) {
+            (env.cgroup_ready)()?;
+        }
         mount_one(env, m).with_context(|| format!("mounts[{i}]: mount {} on {}", source_text(m), m.destination().display()))?;
     }
     Ok(())
+}
+
+/// A cgroup filesystem, or a bind of something under /sys/fs/cgroup (which
+/// may be the container's own cgroup).
+fn shows_cgroups(m: &Mount) -> bool {
+    matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) || m.source().as_ref().is_some_and(|s| s.starts_with("/sys/fs/cgroup"))
 }
 
 fn source_text(m: &Mount) -> String {
