@@ -47,6 +47,40 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     res.with_context(|| format!("write {}", path.display()))
 }
 
+/// As `write_atomic`, for a file that does not outlive the boot (a
+/// container's state): an existing file is swapped with the new one
+/// (RENAME_EXCHANGE) and the old one unlinked. On ext4 a rename over an
+/// existing file makes the kernel write the new data out at once
+/// (auto_da_alloc) and the unlink of the old free its blocks: about 0.2 ms
+/// of a `run` here, for a file that only needs to survive a killed kiste,
+/// not a crash of the machine.
+pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(data)?;
+        drop(f);
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other);
+        let (from, to) = (c(&tmp)?, c(path)?);
+        // SAFETY: two NUL-terminated paths; musl's libc has no renameat2.
+        let rc = unsafe {
+            libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_EXCHANGE)
+        };
+        if rc == 0 {
+            return std::fs::remove_file(&tmp);
+        }
+        match std::io::Error::last_os_error() {
+            // Nothing to swap with yet, or a filesystem that cannot swap.
+            e if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => std::fs::rename(&tmp, path),
+            e => Err(e),
+        }
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("write {}", path.display()))
+}
+
 /// What /proc/PID/stat says of a process: its state letter and start time
 /// (in clock ticks since boot), which together tell a live process from a
 /// zombie or from another process that got the same PID later.

@@ -3,7 +3,7 @@
 //! container is `created`, the exec fifo that `start` opens.
 
 use crate::error::{Context, Error, Result};
-use crate::utils::{proc_stat, write_atomic};
+use crate::utils::{proc_stat, write_atomic_volatile};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -106,7 +106,7 @@ impl State {
             .and_then(|mut f| std::io::Write::write_all(&mut f, &line))
             .with_context(|| format!("write {}", journal.display()))?;
         let text = serde_json::to_vec(self).map_err(|e| Error::msg(e.to_string()))?;
-        write_atomic(&dir.join(STATE_FILE), &text)
+        write_atomic_volatile(&dir.join(STATE_FILE), &text)
     }
 
     /// What can be known of a container whose state.json is missing or
