@@ -58,6 +58,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Create a container; its process waits for `start`
     Create(create::Args),

@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use std::io::Read;
 use std::path::Path;
 
-/// runc's flags, named as runc names them (note `--cpu-share`).
+// runc's flags, named as runc names them (note `--cpu-share`).
 #[derive(clap::Args)]
 pub struct Args {
     /// JSON file of linux.resources ("-" for stdin); flags override it
