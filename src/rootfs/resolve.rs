@@ -45,6 +45,12 @@ pub fn open(root: &OwnedFd, path: &Path, flags: i32) -> R<OwnedFd> {
 /// A dangling symlink on the way is followed as the kernel would follow it,
 /// but inside the rootfs: its target is created there.
 pub fn mkdir_all(root: &OwnedFd, path: &Path, mode: u32) -> R<OwnedFd> {
+    // Mostly the directory is there: one lookup, resolved as the walk
+    // below would resolve it.
+    match open(root, path, libc::O_PATH | libc::O_DIRECTORY) {
+        Err(Errno::ENOENT) => {}
+        other => return other,
+    }
     let mut todo: VecDeque<OsString> = names(path);
     let mut prefix = PathBuf::new();
     let mut cur = open(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY)?;
