@@ -5,8 +5,14 @@ use crate::logging;
 use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::LinuxCapabilities;
 
+/// The capabilities this kernel knows (read once: /proc/sys/kernel/cap_last_cap).
+fn supported() -> &'static CapsHashSet {
+    static ALL: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all()))
+}
+
 fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
-    let all = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
+    let all = supported();
     let mut out = CapsHashSet::new();
     for c in set.iter().flatten() {
         let name = crate::utils::spec_name(c);
@@ -24,11 +30,14 @@ fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
 /// runs before the user switch).
 pub fn drop_bounding(c: &LinuxCapabilities) -> Result<()> {
     let keep = to_caps(c.bounding());
-    for cap in caps::all() {
-        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| crate::error::Error::msg(e.to_string()))
-                .with_context(|| format!("process.capabilities.bounding: drop {cap}"))?;
+    // Dropped without asking first (one syscall, not two); only where that
+    // fails (no CAP_SETPCAP) is a capability already gone no error.
+    for &cap in supported() {
+        if !keep.contains(&cap)
+            && let Err(e) = caps::drop(None, CapSet::Bounding, cap)
+            && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(true)
+        {
+            return Err(crate::error::Error::msg(e.to_string())).with_context(|| format!("process.capabilities.bounding: drop {cap}"));
         }
     }
     Ok(())
