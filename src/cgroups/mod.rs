@@ -135,6 +135,11 @@ impl Cgroup {
         }
     }
 
+    /// Whether it has a directory on the v2 hierarchy.
+    pub fn has_unified(&self) -> bool {
+        self.dirs.iter().any(|(c, _)| c.is_empty())
+    }
+
     /// Whether it has a directory on a v1 hierarchy.
     pub fn has_legacy(&self) -> bool {
         self.dirs.iter().any(|(c, _)| !c.is_empty())

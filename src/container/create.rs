@@ -120,16 +120,19 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
     let mut cgroup = Cgroup::default();
     let res = (|| -> Result<Spawned> {
         let cgroups_path = cfg.spec.linux().as_ref().and_then(|l| l.cgroups_path().as_deref());
-        // Recorded before made: `delete` after a crash finds them. (A crash
-        // before this first save leaves a bare directory, which `delete`
-        // removes.)
         cgroup = Cgroup::plan(cgroups_path, &o.id)?;
         c.state.cgroup = cgroup.dirs.clone();
-        c.save()?;
-        crate::fault::point("create.state-saved");
         // Made by `spawn`, which knows when: before the init, or (on v1)
         // while it mounts. Resources once every directory is there.
+        let saved = std::cell::Cell::new(false);
         let make_cgroup = |which: Which| -> Result<()> {
+            // Recorded before made: `delete` after a crash finds them. (A
+            // crash before this first save leaves a bare directory, which
+            // `delete` and `gc` remove.)
+            if !saved.replace(true) {
+                c.save()?;
+                crate::fault::point("create.state-saved");
+            }
             cgroup.make(which)?;
             if which == Which::Unified {
                 return Ok(());
