@@ -4,6 +4,10 @@
  *       The cheapest container: new pid, net, ipc, uts and mount namespaces,
  *       chroot to ROOTFS, exec PROG. Exits with PROG's status.
  *
+ *   bench-helper floor-pivot ROOTFS PROG [ARGS...]
+ *       The same with pivot_root instead of chroot (issue 6 names the floor
+ *       "unshare + pivot_root + exec").
+ *
  *   bench-helper rss OUTFILE PROG [ARGS...]
  *       Runs PROG, writes the ru_maxrss (KiB) that wait4 reports for it to
  *       OUTFILE, exits with PROG's status. Needed because a process's
@@ -17,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,7 +36,21 @@ static int status_code(int st)
     return 255;
 }
 
-static int floor_main(char **argv)
+/* The container's side of the floor: chroot, or (pivot) what pivot_root
+ * needs: "/" made a slave, the rootfs bound onto itself, pivot_root, the
+ * old root detached. */
+static int enter_root(const char *root, int pivot)
+{
+    if (!pivot)
+        return chroot(root) < 0 || chdir("/") < 0 ? -1 : 0;
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+        mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0 || chdir(root) < 0 ||
+        syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+        return -1;
+    return 0;
+}
+
+static int floor_main(char **argv, int pivot)
 {
     if (unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) < 0) {
         perror("floor: unshare");
@@ -42,8 +62,8 @@ static int floor_main(char **argv)
         return 125;
     }
     if (pid == 0) {
-        if (chroot(argv[0]) < 0 || chdir("/") < 0) {
-            perror("floor: chroot");
+        if (enter_root(argv[0], pivot) < 0) {
+            perror(pivot ? "floor: pivot_root" : "floor: chroot");
             _exit(126);
         }
         execv(argv[1], argv + 1);
@@ -87,7 +107,9 @@ static int rss_main(char **argv)
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "floor") == 0)
-        return floor_main(argv + 2);
+        return floor_main(argv + 2, 0);
+    if (argc >= 4 && strcmp(argv[1], "floor-pivot") == 0)
+        return floor_main(argv + 2, 1);
     if (argc >= 4 && strcmp(argv[1], "rss") == 0)
         return rss_main(argv + 2);
     fprintf(stderr, "usage: bench-helper floor ROOTFS PROG [ARGS...]\n"

@@ -416,16 +416,18 @@ class Figure:
         return statistics.median(s) if s and self.ok(name) else None
 
 
-def run_loop(h, fig, runtimes, n, fn):
-    """Round-robin: in iteration i every runtime once, order rotated by i."""
+def run_loop(h, fig, runtimes, n, fn, other_fig=None, others=()):
+    """Round-robin: in iteration i every runtime once, order rotated by i.
+    Samples of the runtimes in `others` go to `other_fig`."""
     for i in range(n):
         for rt in rotate(runtimes, i):
-            if not fig.ok(rt.name):
+            f = other_fig if rt in others else fig
+            if not f.ok(rt.name):
                 continue
             try:
-                fig.add(rt.name, fn(rt))
+                f.add(rt.name, fn(rt))
             except (CmdError, OSError) as e:
-                fig.fail(rt.name, str(e))
+                f.fail(rt.name, str(e))
 
 
 def print_figure(fig, names, ratio_pairs, out):
@@ -512,7 +514,7 @@ def main():
             "c": Figure("c", "exec of /bin/true into a running sleep container", "ms"),
             "d": Figure("d", f"{args.parallel} lifecycles at once (create+start+delete -f)", "containers/s", True, "{:.1f}"),
             "e": Figure("e", "peak RSS of the lifecycle's commands (max of create/start/delete; untimed runs)", "MiB", False, "{:.1f}"),
-            "f": Figure("f", "the floor: new pid+net+ipc+uts+mnt namespaces, chroot, exec /bin/true", "ms"),
+            "f": Figure("f", "the floor: new pid+net+ipc+uts+mnt namespaces, then chroot (or pivot_root), exec /bin/true; timed with (b)", "ms"),
         }
         for rt in runtimes:
             if rt.unavailable:
@@ -523,8 +525,10 @@ def main():
         progress(f"{args.title}: (a) lifecycle x{n}")
         run_loop(h, figs["a"], live, n, h.lifecycle)
 
-        progress(f"{args.title}: (b) run x{n}")
-        run_loop(h, figs["b"], live, n, h.run_fg)
+        # The floor is timed in the same round-robin as (b): its ratio
+        # compares runs made under the same conditions.
+        progress(f"{args.title}: (b) run and (f) floor x{n}, interleaved")
+        run_loop(h, figs["b"], live + floors, n, lambda rt: h.floor(rt) if rt in floors else h.run_fg(rt), figs["f"], floors)
 
         progress(f"{args.title}: (c) exec x{n}")
         sleepers = {}
@@ -549,9 +553,6 @@ def main():
         progress(f"{args.title}: (d) {args.parallel} at once x{rounds}")
         run_loop(h, figs["d"], live, rounds, lambda rt: h.parallel(rt, args.parallel))
 
-        progress(f"{args.title}: (f) floor x{n}")
-        run_loop(h, figs["f"], floors, n, h.floor)
-
         # ---- report
         print(f"\n=== {args.title} ===", file=out)
         print(
@@ -569,13 +570,15 @@ def main():
             print_figure(figs[k], names, pairs, out)
         fl = figs["f"]
         print_figure(fl, [f.name for f in floors], [], out)
-        floor_med = fl.median(floors[0].name) if floors else None
-        if floor_med:
+        for floor in floors:
+            floor_med = fl.median(floor.name)
+            if not floor_med or not floor.name.startswith("floor-c"):
+                continue
             parts = []
             for name in names:
                 m = figs["b"].median(name)
-                parts.append(f"{name} {m / floor_med:.1f}x" if m is not None else f"{name} n/a")
-            print(f"  run (b) over {floors[0].name} (medians): " + "   ".join(parts), file=out)
+                parts.append(f"{name} {m / floor_med:.2f}x" if m is not None else f"{name} n/a")
+            print(f"  run (b) over {floor.name} (medians): " + "   ".join(parts), file=out)
         out.flush()
     except KeyboardInterrupt:
         progress("interrupted, cleaning up")

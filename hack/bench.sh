@@ -7,7 +7,9 @@
 #   (c) exec of /bin/true into a running sleep container
 #   (d) 20 lifecycles at once, containers per second
 #   (e) peak RSS (ru_maxrss) of the runtime commands in (a)
-#   (f) the floor: unshare the same 5 namespaces + chroot + exec /bin/true
+#   (f) the floor: unshare the same 5 namespaces + chroot (floor-c) or
+#       pivot_root (floor-c-pivot) + exec /bin/true, timed in the same
+#       round-robin as (b); kiste's (b) is given over each
 #   (g) `kiste image import` of a 3-layer ~100 MB image against `umoci
 #       unpack` of the same layout (hack/bench-image.py; IMAGE=0 skips it)
 #
@@ -91,6 +93,7 @@ if command -v gcc >/dev/null 2>&1 &&
         gcc -O2 -o "$work/bench-helper" "$here/bench-helper.c"; }; then
     helper=(--helper "$work/bench-helper")
     floors+=(--floor "floor-c=$work/bench-helper floor $work/true/rootfs /bin/true")
+    floors+=(--floor "floor-c-pivot=$work/bench-helper floor-pivot $work/true/rootfs /bin/true")
 else
     echo "bench: gcc not found or failed: no floor-c, no RSS figure" >&2
 fi

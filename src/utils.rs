@@ -81,6 +81,40 @@ pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
     res.with_context(|| format!("write {}", path.display()))
 }
 
+/// open(2) without the extra fcntl(F_SETFD) musl's open() makes after an
+/// O_CLOEXEC open (for kernels older than 2.6.23), for the small files of
+/// the hot path (cgroup and /proc files).
+fn open_raw(path: &Path, flags: i32) -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other)?;
+    loop {
+        // SAFETY: a NUL-terminated path; the fd returned is ours.
+        let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c.as_ptr(), flags | libc::O_CLOEXEC, 0o666) };
+        if fd >= 0 {
+            return Ok(unsafe { std::fs::File::from_raw_fd(fd as i32) });
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// A small file (a /proc or cgroup file, which report no size) read whole:
+/// one read for most, where std's read_to_string starts at 32 bytes.
+pub fn read_small(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = open_raw(path, libc::O_RDONLY)?;
+    let mut buf = Vec::with_capacity(4096);
+    f.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(std::io::Error::other)
+}
+
+/// Writes `data` to an existing file (a cgroup or /proc file) in one write.
+pub fn write_small(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    open_raw(path, libc::O_WRONLY)?.write_all(data)
+}
+
 /// What /proc/PID/stat says of a process: its state letter and start time
 /// (in clock ticks since boot), which together tell a live process from a
 /// zombie or from another process that got the same PID later.
@@ -90,7 +124,7 @@ pub struct ProcStat {
 }
 
 pub fn proc_stat(pid: i32) -> Option<ProcStat> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = read_small(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     // The command name may hold spaces and parentheses: skip to the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
     let mut fields = rest.split(' ');

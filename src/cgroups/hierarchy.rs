@@ -2,7 +2,7 @@
 //! read once from /proc/self/cgroup and /proc/self/mountinfo.
 
 use crate::error::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One hierarchy: v1 (named by its controllers, "memory", "cpu,cpuacct",
 /// "name=systemd") or the v2 unified one (empty name).
@@ -21,8 +21,8 @@ impl Hierarchy {
 }
 
 pub fn discover() -> Result<Vec<Hierarchy>> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let own = crate::utils::read_small(Path::new("/proc/self/cgroup")).context("read /proc/self/cgroup")?;
+    let info = crate::utils::read_small(Path::new("/proc/self/mountinfo")).context("read /proc/self/mountinfo")?;
     let mut mounts: Vec<(String, PathBuf)> = Vec::new();
     for line in info.lines() {
         let Some((pre, post)) = line.split_once(" - ") else {

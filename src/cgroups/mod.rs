@@ -11,6 +11,7 @@ pub mod resources;
 pub mod stats;
 
 use crate::error::{Context, Result};
+use crate::utils::{read_small, write_small};
 use nix::errno::Errno;
 use std::path::{Path, PathBuf};
 
@@ -84,10 +85,10 @@ fn inherit_cpuset(mount_point: &Path, dir: &Path) -> Result<()> {
         let parent = cur.clone();
         cur.push(comp);
         for file in ["cpuset.cpus", "cpuset.mems"] {
-            let mine = std::fs::read_to_string(cur.join(file)).unwrap_or_default();
+            let mine = read_small(&cur.join(file)).unwrap_or_default();
             if mine.trim().is_empty() {
-                let theirs = std::fs::read_to_string(parent.join(file)).with_context(|| format!("read {}", parent.join(file).display()))?;
-                std::fs::write(cur.join(file), theirs.trim()).with_context(|| format!("write {}", cur.join(file).display()))?;
+                let theirs = read_small(&parent.join(file)).with_context(|| format!("read {}", parent.join(file).display()))?;
+                write_small(&cur.join(file), theirs.trim().as_bytes()).with_context(|| format!("write {}", cur.join(file).display()))?;
             }
         }
     }
@@ -181,7 +182,7 @@ impl Cgroup {
             } else {
                 "cgroup.procs"
             };
-            std::fs::write(dir.join(file), "0").with_context(|| format!("join cgroup {}", dir.display()))?;
+            write_small(&dir.join(file), b"0").with_context(|| format!("join cgroup {}", dir.display()))?;
         }
         Ok(())
     }

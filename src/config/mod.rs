@@ -57,7 +57,8 @@ fn read_config(path: &Path) -> Result<Vec<u8>> {
     if !meta.is_file() {
         bail!("{}: not a regular file", path.display());
     }
-    let mut text = Vec::new();
+    // Sized from the file: one read, not a doubling series from 32 bytes.
+    let mut text = Vec::with_capacity(meta.len().min(MAX_CONFIG) as usize + 1);
     f.take(MAX_CONFIG + 1).read_to_end(&mut text).with_context(|| format!("read {}", path.display()))?;
     if text.len() as u64 > MAX_CONFIG {
         bail!("{}: larger than {} MiB", path.display(), MAX_CONFIG >> 20);
