@@ -181,13 +181,11 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         }
         crate::logging::stage("init");
         c.state.pid = spawned.pid;
-        c.state.pid_start = proc_stat(spawned.pid).map_or(0, |s| s.start_time);
-        c.save()?;
-        crate::fault::point("create.pid-saved");
-        if let Some(p) = &o.pid_file {
-            write_atomic(p, spawned.pid.to_string().as_bytes()).context("--pid-file")?;
+        // `run` in the foreground records the init once it has let it go,
+        // beside its execve (see `record_init`).
+        if fifo {
+            record_init(&mut c, o.pid_file.as_deref())?;
         }
-        crate::fault::point("create.pid-file-written");
         Ok(spawned)
     })();
     match res {
@@ -202,4 +200,20 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             Err(e)
         }
     }
+}
+
+/// Saves the init's pid (and start time) in the container's state and
+/// writes the --pid-file. `create` does it before it returns; `run` in the
+/// foreground right after it has sent START (runc too writes the pid file
+/// of `run` once the process runs), so that the save is done while the
+/// init execs. A container's state reads "creating" until then.
+pub fn record_init(c: &mut Container, pid_file: Option<&Path>) -> Result<()> {
+    c.state.pid_start = proc_stat(c.state.pid).map_or(0, |s| s.start_time);
+    c.save()?;
+    crate::fault::point("create.pid-saved");
+    if let Some(p) = pid_file {
+        write_atomic(p, c.state.pid.to_string().as_bytes()).context("--pid-file")?;
+    }
+    crate::fault::point("create.pid-file-written");
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! forwards signals to the container, waits for its init, deletes the
 //! container and returns the init's exit status (128+N for signal N).
 
-use super::create::{CreateOptions, create};
+use super::create::{CreateOptions, create, record_init};
 use super::delete::destroy;
 use crate::error::{Context, Result};
 use crate::process::sync::START;
@@ -20,11 +20,13 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
         return Ok(0);
     }
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    let (c, spawned) = create(root, o, false)?;
+    let (mut c, spawned) = create(root, o, false)?;
     // Every signal we may forward is blocked and taken with sigwait, so none
     // is lost between start and wait.
     let set = super::foreground::block_signals().context("block signals")?;
-    if let Err(e) = spawned.channel.send(START, &[]) {
+    if let Err(e) = spawned.channel.send(START, &[]).and_then(|()| record_init(&mut c, o.pid_file.as_deref())) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(spawned.pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
         destroy(&c);
         return Err(e);
     }
