@@ -100,3 +100,55 @@ fn racing_start_kill_delete_and_state_on_one_id() {
         env.assert_clean(&id);
     }
 }
+
+/// `exec` under load: the process joining the container is forked by a
+/// middle process, which reports its PID. Before the fix, a middle
+/// descheduled between its fork and that report let the process's READY
+/// arrive first: kiste took PID 0, waited forever and forwarded signals to
+/// its own process group (about 1 exec in 150 here, with four at once).
+/// Every exec must come back with the process's status, in time.
+#[test]
+fn parallel_execs_all_return_the_exit_status() {
+    use std::time::{Duration, Instant};
+    let env = Arc::new(Env::new("parexec", "sleep 60"));
+    let id = env.id("a");
+    assert!(env.run_detached(&id).status.success());
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (env, id) = (env.clone(), id.clone());
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    let mut child = env
+                        .cmd(&["exec", &id, "sh", "-c", "exit 7"])
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    let status = loop {
+                        if let Some(s) = child.try_wait().unwrap() {
+                            break Some(s);
+                        }
+                        if Instant::now() > deadline {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            break None;
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    };
+                    let code = status.and_then(|s| s.code());
+                    if code != Some(7) {
+                        return Err(format!("exec ended with {code:?} (None: hung, killed after 20 s)"));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(env.kiste(&["delete", "-f", &id]).status.success());
+    env.assert_clean(&id);
+    for r in results {
+        r.unwrap();
+    }
+}

@@ -22,3 +22,35 @@ pub fn fork_with(flags: CloneFlags, cgroup: Option<&OwnedFd>) -> Result<i32> {
     }
     Ok(ret as i32)
 }
+
+/// In a middle process (one that joined or made the namespaces the
+/// container's process must be born in): forks that process, tells kiste
+/// its PID (INIT_PID) and exits. Returns Ok only in the new process, and
+/// only once the middle is gone (an Err in the middle, which could not
+/// tell kiste, after it killed the new one): whatever it then sends kiste (READY, HOOKS)
+/// comes after its PID, never before (under load the middle could be
+/// descheduled between fork and send, and kiste took READY with no PID).
+pub fn fork_reporting_pid(ch: &super::sync::Channel) -> Result<()> {
+    use nix::unistd::ForkResult;
+    // Only the middle holds the write end: the new process reads EOF when
+    // the middle has exited.
+    let (done_r, done_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
+    // SAFETY: the middle is single-threaded; both sides only make syscalls
+    // before they exec or exit.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork into the container", e))? {
+        ForkResult::Child => {
+            drop(done_w);
+            let mut b = [0u8; 1];
+            while unsafe { libc::read(done_r.as_raw_fd(), b.as_mut_ptr().cast(), 1) } < 0 && Errno::last() == Errno::EINTR {}
+            Ok(())
+        }
+        ForkResult::Parent { child } => {
+            if let Err(e) = ch.send(super::sync::INIT_PID, child.as_raw().to_string().as_bytes()) {
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                return Err(e);
+            }
+            drop(done_w);
+            unsafe { libc::_exit(0) }
+        }
+    }
+}

@@ -46,13 +46,8 @@ pub fn exec(a: &ExecArgs) -> Result<i32> {
                 crate::logging::stage("cgroup");
                 plan.join_all(false)?;
                 crate::logging::stage("namespaces");
-                match unsafe { nix::unistd::fork() }.context("fork into the container")? {
-                    nix::unistd::ForkResult::Child => inside(a, &root, &child),
-                    nix::unistd::ForkResult::Parent { child: pid } => {
-                        child.send(INIT_PID, pid.as_raw().to_string().as_bytes())?;
-                        unsafe { libc::_exit(0) }
-                    }
-                }
+                super::clone::fork_reporting_pid(&child)?;
+                inside(a, &root, &child)
             })();
             let Err(e) = res;
             let _ = child.send(ERROR, e.to_string().as_bytes());
@@ -79,6 +74,10 @@ fn wait_ready(a: &ExecArgs, ch: &Channel) -> Result<i32> {
                     crate::seccomp::send_to_listener(s, &fd, pid, &serde_json::json!({}))?;
                 }
             }
+            // (fork_reporting_pid makes INIT_PID come first; a PID of 0
+            // would be waited for forever, and signals sent to kiste's
+            // process group.)
+            Some((READY, _)) if pid <= 0 => return Err(Error::msg("the exec'd process was ready before its pid came")),
             Some((READY, stages)) => {
                 crate::logging::stage("process setup");
                 crate::logging::add_encoded_stages("process.", &String::from_utf8_lossy(&stages));

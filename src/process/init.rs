@@ -5,7 +5,7 @@
 
 use super::lookup;
 use super::spawn::Join;
-use super::sync::{CGROUPS, Channel, ERROR, GO, HOOKS, INIT_PID, NEED_MAPS, READY, SECCOMP_FD, START};
+use super::sync::{CGROUPS, Channel, ERROR, GO, HOOKS, NEED_MAPS, READY, SECCOMP_FD, START};
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::{self, Plan};
@@ -129,16 +129,9 @@ pub fn two_stage(a: &InitArgs, ch: &Channel, join: Join) -> ! {
             if rest.contains(namespaces::flag(T::Time)) {
                 namespaces::write_time_offsets(a.spec)?;
             }
-            match unsafe { nix::unistd::fork() }.context("fork container init")? {
-                nix::unistd::ForkResult::Child => {
-                    let gate = CgroupGate { ch, later: None, newns: false, done: Cell::new(true) };
-                    container(a, ch, &gate)
-                }
-                nix::unistd::ForkResult::Parent { child } => {
-                    ch.send(INIT_PID, child.as_raw().to_string().as_bytes())?;
-                    unsafe { libc::_exit(0) }
-                }
-            }
+            super::clone::fork_reporting_pid(ch)?;
+            let gate = CgroupGate { ch, later: None, newns: false, done: Cell::new(true) };
+            container(a, ch, &gate)
         })(),
     )
 }
