@@ -153,7 +153,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
                 .with_context(|| format!("open {}", p.display()))?;
             Gate::Fifo(fd)
         } else {
-            Gate::Channel
+            Gate::Open
         };
         let args = InitArgs {
             spec: &cfg.spec,
@@ -204,9 +204,10 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
 
 /// Saves the init's pid (and start time) in the container's state and
 /// writes the --pid-file. `create` does it before it returns; `run` in the
-/// foreground right after it has sent START (runc too writes the pid file
-/// of `run` once the process runs), so that the save is done while the
-/// init execs. A container's state reads "creating" until then.
+/// foreground once the init is ready and on its way to its execve (runc too
+/// writes the pid file of `run` once the process runs), so that the save
+/// is done while the init execs. A container's state reads "creating"
+/// until then.
 pub fn record_init(c: &mut Container, pid_file: Option<&Path>) -> Result<()> {
     c.state.pid_start = proc_stat(c.state.pid).map_or(0, |s| s.start_time);
     c.save()?;

@@ -5,7 +5,6 @@
 use super::create::{CreateOptions, create, record_init};
 use super::delete::destroy;
 use crate::error::{Context, Result};
-use crate::process::sync::START;
 use std::path::Path;
 
 pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
@@ -20,11 +19,12 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
         return Ok(0);
     }
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    let (mut c, spawned) = create(root, o, false)?;
-    // Every signal we may forward is blocked and taken with sigwait, so none
-    // is lost between start and wait.
+    // Every signal we may forward is blocked, from before the init exists
+    // (it starts its program as soon as it is ready, and restores its own
+    // mask first), and taken from a signalfd: none is lost before the wait.
     let set = super::foreground::block_signals().context("block signals")?;
-    if let Err(e) = spawned.channel.send(START, &[]).and_then(|()| record_init(&mut c, o.pid_file.as_deref())) {
+    let (mut c, spawned) = create(root, o, false)?;
+    if let Err(e) = record_init(&mut c, o.pid_file.as_deref()) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(spawned.pid), nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
         destroy(&c);

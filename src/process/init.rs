@@ -5,7 +5,7 @@
 
 use super::lookup;
 use super::spawn::Join;
-use super::sync::{CGROUPS, Channel, ERROR, GO, HOOKS, NEED_MAPS, READY, SECCOMP_FD, START};
+use super::sync::{CGROUPS, Channel, ERROR, GO, HOOKS, NEED_MAPS, READY, SECCOMP_FD};
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::{self, Plan};
@@ -26,8 +26,10 @@ pub enum Gate {
     /// user namespace's root may not reach the state directory), which
     /// `start` opens for writing.
     Fifo(OwnedFd),
-    /// `run`: a START message from kiste on the sync channel.
-    Channel,
+    /// `run` in the foreground: nothing; the program starts as soon as the
+    /// init is ready (kiste blocked the signals it forwards before the
+    /// clone, so none is lost meanwhile).
+    Open,
 }
 
 pub struct InitArgs<'a> {
@@ -182,7 +184,7 @@ fn container(a: &InitArgs, ch: &Channel, cgroup: &CgroupGate) -> Result<std::con
     }
     let fifo = match &a.gate {
         Gate::Fifo(fd) => Some(fd),
-        Gate::Channel => None,
+        Gate::Open => None,
     };
     // Without a mount namespace of its own the container gets no mounts (they
     // would land on the host), only a chroot into its rootfs, as with runc.
@@ -261,7 +263,7 @@ fn container(a: &InitArgs, ch: &Channel, cgroup: &CgroupGate) -> Result<std::con
 
     let keep: Vec<RawFd> = std::iter::once(ch.0.as_raw_fd()).chain(fifo.map(|f| f.as_raw_fd())).chain(crate::logging::file_fd()).collect();
     exec_process(spec, process, proc, cwd_fd, ch, OpenFds { preserve: a.preserve_fds, keep }, || {
-        wait_gate(fifo, ch)?;
+        wait_gate(fifo)?;
         // startContainer hooks run before the program: the status is still
         // "created" (runtime.md), as runc passes it.
         if let Some(list) = hooks.and_then(|h| h.start_container().as_ref())
@@ -444,22 +446,18 @@ fn switch_user(user: &oci_spec::runtime::User) -> Result<()> {
     Ok(())
 }
 
-fn wait_gate(fifo: Option<&OwnedFd>, ch: &Channel) -> Result<()> {
-    match fifo {
-        Some(f) => {
-            let mut b = [0u8; 1];
-            loop {
-                let n = unsafe { libc::read(f.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-                if n == 1 {
-                    return Ok(());
-                }
-                if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
-                    continue;
-                }
-                bail!("wait for start: exec fifo closed");
-            }
+fn wait_gate(fifo: Option<&OwnedFd>) -> Result<()> {
+    let Some(f) = fifo else { return Ok(()) };
+    let mut b = [0u8; 1];
+    loop {
+        let n = unsafe { libc::read(f.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            return Ok(());
         }
-        None => ch.expect(START).map(|_| ()),
+        if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+            continue;
+        }
+        bail!("wait for start: exec fifo closed");
     }
 }
 
