@@ -163,7 +163,12 @@ impl Cgroup {
             Ok(())
         })();
         if res.is_err() {
-            self.remove();
+            // Only these: another part may hold a live process already.
+            for (ctrls, dir) in &self.dirs {
+                if which(ctrls) {
+                    let _ = std::fs::remove_dir(dir);
+                }
+            }
         }
         res
     }

@@ -66,7 +66,8 @@ pub fn single_stage(a: &InitArgs, ch: &Channel, join: Join) -> ! {
                 become_root()?;
             }
             a.plan.join_all(false)?;
-            let gate = CgroupGate { ch, later, newns: a.plan.new.contains(CloneFlags::CLONE_NEWCGROUP), done: Cell::new(false) };
+            let gate =
+                CgroupGate { ch, spec: a.spec, later, newns: a.plan.new.contains(CloneFlags::CLONE_NEWCGROUP), done: Cell::new(false) };
             if later.is_none() {
                 gate.wait()?;
             }
@@ -82,6 +83,7 @@ pub fn single_stage(a: &InitArgs, ch: &Channel, join: Join) -> ! {
 /// the user program.
 struct CgroupGate<'a> {
     ch: &'a Channel,
+    spec: &'a Spec,
     /// To join when kiste says CGROUPS (and whether the v2 one is joined).
     later: Option<(&'a Cgroup, bool)>,
     /// Make a cgroup namespace once in.
@@ -97,6 +99,8 @@ impl CgroupGate<'_> {
         if let Some((cgroup, into_v2)) = self.later {
             self.ch.expect(CGROUPS)?;
             cgroup.join_self(into_v2)?;
+            // Joining a v1 cpuset resets the CPU affinity.
+            initial_affinity(self.spec)?;
         }
         // The cgroup namespace is made only now that we are in the
         // container's cgroup, so that it is rooted there.
@@ -132,7 +136,7 @@ pub fn two_stage(a: &InitArgs, ch: &Channel, join: Join) -> ! {
                 namespaces::write_time_offsets(a.spec)?;
             }
             super::clone::fork_reporting_pid(ch)?;
-            let gate = CgroupGate { ch, later: None, newns: false, done: Cell::new(true) };
+            let gate = CgroupGate { ch, spec: a.spec, later: None, newns: false, done: Cell::new(true) };
             container(a, ch, &gate)
         })(),
     )

@@ -10,12 +10,13 @@ use crate::namespaces;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use oci_spec::runtime::LinuxNamespaceType as T;
 
 /// A container init that is set up and waiting to be started.
 pub struct Spawned {
     /// Its PID on the host.
     pub pid: i32,
-    /// The channel to it (used by `run` to start it).
+    /// The channel to it (kept open by `run` until the init is recorded).
     pub channel: Channel,
     /// `run` in the foreground with a terminal: the pty master.
     pub pty: Option<std::os::fd::OwnedFd>,
@@ -46,10 +47,18 @@ pub fn spawn(
     // long as the init's first mounts: done side by side when the init can
     // join later by itself. A process in a new user namespace could not
     // join the host's cgroups, and a middle process forks the init, so
-    // those join at birth. The v2 directory is made first either way: the
-    // init is cloned straight into it.
-    let later = !two && !a.plan.new_userns() && cgroup.has_legacy();
-    make_cgroup(if later { Which::Unified } else { Which::All })?;
+    // those join at birth, and so does one that joins a mount or cgroup
+    // namespace by path (the host's cgroup paths are reached before it
+    // enters those). The v2 directory is made first either way: the init is
+    // cloned straight into it. (Pure v1: the state is saved while the init
+    // mounts too.)
+    let joins = |t| a.plan.join.iter().any(|(j, _)| *j == t);
+    let later = !two && !a.plan.new_userns() && cgroup.has_legacy() && !joins(T::Mount) && !joins(T::Cgroup);
+    if !later {
+        make_cgroup(Which::All)?;
+    } else if cgroup.has_unified() {
+        make_cgroup(Which::Unified)?;
+    }
     let flags = if two { CloneFlags::empty() } else { a.plan.new - CloneFlags::CLONE_NEWCGROUP };
     let v2 = cgroup.v2_fd();
     let (pid, into_v2) = match fork_with(flags, v2.as_ref()) {
@@ -81,6 +90,10 @@ pub fn spawn(
         }
         loop {
             match parent.recv_with_fd()? {
+                // (fork_reporting_pid makes INIT_PID come first.)
+                Some((READY | HOOKS, _)) if two && init_pid == pid => {
+                    return Err(Error::msg("container init spoke before its pid came"));
+                }
                 Some((NEED_MAPS, _)) => {
                     namespaces::write_id_maps(pid, a.spec)?;
                     parent.send(GO, &[])?;

@@ -25,8 +25,9 @@ pub struct Rootfs<'a> {
     pub no_pivot: bool,
     pub cgroup_v1: &'a [(String, PathBuf)],
     pub cgroup_v2: Option<&'a Path>,
-    /// Called before the first mount that shows a cgroup: returns once the
-    /// init is in the container's cgroup.
+    /// Called before the first mount that shows a cgroup or may open a
+    /// device, and before the device nodes are made: returns once the init
+    /// is in the container's cgroup.
     pub cgroup_ready: &'a dyn Fn() -> Result<()>,
 }
 
@@ -94,6 +95,8 @@ pub fn setup(r: &Rootfs) -> Result<()> {
             && (m.typ().as_deref() == Some("bind") || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
     });
     if !dev_is_bind {
+        // mknod answers to the container's device rules, as with runc.
+        (r.cgroup_ready)()?;
         let mut devs = devices::defaults();
         let extra = r.spec.linux().as_ref().and_then(|l| l.devices().as_ref());
         devs.extend(extra.into_iter().flatten().map(devices::from_config));

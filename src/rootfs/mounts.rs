@@ -26,7 +26,8 @@ pub struct MountEnv<'a> {
     /// no cgroup namespace.
     pub cgroup_v2: Option<&'a Path>,
     /// Returns once the init is in the container's cgroup (and cgroup
-    /// namespace): called before a mount that shows cgroups.
+    /// namespace): called before a mount that shows cgroups or may open a
+    /// device.
     pub cgroup_ready: &'a dyn Fn() -> Result<()>,
     /// `linux.mountLabel`, where SELinux is enabled: the context of the
     /// filesystems kiste creates.
@@ -35,7 +36,7 @@ pub struct MountEnv<'a> {
 
 pub fn mount_all(env: &MountEnv, mounts: &[Mount]) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
-        if shows_cgroups(m) {
+        if needs_cgroup(m) {
             (env.cgroup_ready)()?;
         }
         mount_one(env, m).with_context(|| format!("mounts[{i}]: mount {} on {}", source_text(m), m.destination().display()))?;
@@ -43,10 +44,17 @@ pub fn mount_all(env: &MountEnv, mounts: &[Mount]) -> Result<()> {
     Ok(())
 }
 
-/// A cgroup filesystem, or a bind of something under /sys/fs/cgroup (which
-/// may be the container's own cgroup).
-fn shows_cgroups(m: &Mount) -> bool {
-    matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) || m.source().as_ref().is_some_and(|s| s.starts_with("/sys/fs/cgroup"))
+/// Whether a mount must wait until the init is in its cgroup: a cgroup
+/// filesystem, a bind of something under /sys/fs/cgroup (which may be the
+/// container's own cgroup), or a filesystem that may open a block device,
+/// which the container's device rules must govern. Binds and the
+/// filesystems of the kernel's own (proc, tmpfs, …) can come before.
+fn needs_cgroup(m: &Mount) -> bool {
+    let opts = m.options().as_deref().unwrap_or(&[]);
+    let bind = opts.iter().any(|o| o == "bind" || o == "rbind");
+    let fstype = m.typ().as_deref().unwrap_or("");
+    let pseudo = bind || matches!(fstype, "bind" | "proc" | "sysfs" | "tmpfs" | "devpts" | "mqueue" | "");
+    !pseudo || matches!(fstype, "cgroup" | "cgroup2") || m.source().as_ref().is_some_and(|s| s.starts_with("/sys/fs/cgroup"))
 }
 
 fn source_text(m: &Mount) -> String {
