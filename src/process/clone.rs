@@ -32,8 +32,8 @@ pub fn fork_with(flags: CloneFlags, cgroup: Option<&OwnedFd>) -> Result<i32> {
 /// descheduled between fork and send, and kiste took READY with no PID).
 pub fn fork_reporting_pid(ch: &super::sync::Channel) -> Result<()> {
     use nix::unistd::ForkResult;
-    // Only the middle holds the write end: the new process reads EOF when
-    // the middle has exited.
+    // Only the middle holds the write end: the new process reads the byte it
+    // writes once INIT_PID is sent (EOF alone: the middle died first).
     let (done_r, done_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
     // SAFETY: the middle is single-threaded; both sides only make syscalls
     // before they exec or exit.
@@ -41,7 +41,17 @@ pub fn fork_reporting_pid(ch: &super::sync::Channel) -> Result<()> {
         ForkResult::Child => {
             drop(done_w);
             let mut b = [0u8; 1];
-            while unsafe { libc::read(done_r.as_raw_fd(), b.as_mut_ptr().cast(), 1) } < 0 && Errno::last() == Errno::EINTR {}
+            let n = loop {
+                let n = unsafe { libc::read(done_r.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+                if n >= 0 || Errno::last() != Errno::EINTR {
+                    break n;
+                }
+            };
+            // A middle that died before it told kiste: kiste cannot know
+            // this process, so it must not go on.
+            if n != 1 {
+                unsafe { libc::_exit(1) }
+            }
             Ok(())
         }
         ForkResult::Parent { child } => {
@@ -49,6 +59,7 @@ pub fn fork_reporting_pid(ch: &super::sync::Channel) -> Result<()> {
                 let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
                 return Err(e);
             }
+            let _ = nix::unistd::write(&done_w, b"1");
             drop(done_w);
             unsafe { libc::_exit(0) }
         }
