@@ -69,7 +69,8 @@ fn canonical_parent(path: &Path) -> PathBuf {
 }
 
 /// Creates the container. With `fifo` its init waits on the exec fifo for
-/// `start`; without, on the returned channel (`run`).
+/// `start`; without (`run` in the foreground), it goes on to its program as
+/// soon as it is ready, and the caller records it (`record_init`).
 pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, Spawned)> {
     // CVE-2019-5736: the init must not run from kiste's file on disk.
     crate::process::sealed::ensure()?;
@@ -174,13 +175,15 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             s.to_oci(super::state::Status::Created)
         };
         let mut spawned = spawn(&args, &cgroup, &make_cgroup, &state_for_hooks)?;
+        // Known at once, so that an error below kills it (`run`'s init is
+        // already on its way to its program).
+        c.state.pid = spawned.pid;
         crate::fault::point("create.init-ready");
         drop(args);
         if let Some(s) = &console_for_us {
             spawned.pty = Some(crate::process::tty::recv_fd(s)?);
         }
         crate::logging::stage("init");
-        c.state.pid = spawned.pid;
         // `run` in the foreground records the init once it has let it go,
         // beside its execve (see `record_init`).
         if fifo {
