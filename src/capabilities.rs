@@ -30,12 +30,13 @@ fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
 /// runs before the user switch).
 pub fn drop_bounding(c: &LinuxCapabilities) -> Result<()> {
     let keep = to_caps(c.bounding());
-    // Dropped without asking first (one syscall, not two); only where that
-    // fails (no CAP_SETPCAP) is a capability already gone no error.
+    // Dropped without asking first (one syscall, not two). Where that fails
+    // (no CAP_SETPCAP; a capability this kernel does not know), only one
+    // still in the set is an error.
     for &cap in supported() {
         if !keep.contains(&cap)
             && let Err(e) = caps::drop(None, CapSet::Bounding, cap)
-            && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(true)
+            && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
         {
             return Err(crate::error::Error::msg(e.to_string())).with_context(|| format!("process.capabilities.bounding: drop {cap}"));
         }

@@ -67,11 +67,15 @@ pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
             libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_EXCHANGE)
         };
         if rc == 0 {
-            return std::fs::remove_file(&tmp);
+            // The new state is in place; the old one left behind is only
+            // litter (removed with the directory).
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(());
         }
         match std::io::Error::last_os_error() {
-            // Nothing to swap with yet, or a filesystem that cannot swap.
-            e if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => std::fs::rename(&tmp, path),
+            // Nothing to swap with yet, a filesystem that cannot swap, or a
+            // kernel (or seccomp filter) without renameat2.
+            e if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL | libc::ENOSYS | libc::EPERM)) => std::fs::rename(&tmp, path),
             e => Err(e),
         }
     })();

@@ -104,9 +104,10 @@ enum Command {
     Volume(Nested),
 }
 
-/// The arguments of a high-level noun (`image`, `container`, `volume`),
-/// parsed by that noun's own parser: the runtime commands, on the hot path,
-/// do not pay for building the high-level ones.
+// The arguments of a high-level noun (`image`, `container`, `volume`),
+// parsed by that noun's own parser: the runtime commands, on the hot path,
+// do not pay for building the high-level ones. (A plain comment: with the
+// subcommands deferred, a doc comment here would replace their about.)
 #[derive(clap::Args)]
 struct Nested {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

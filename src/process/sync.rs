@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 pub const GO: u8 = b'G'; // parent -> child: proceed
 pub const NEED_MAPS: u8 = b'U'; // child -> parent: write uid/gid maps for me
 pub const INIT_PID: u8 = b'P'; // child -> parent: the init's pid (two-stage)
-pub const READY: u8 = b'R'; // child -> parent: set up, waiting to start
+pub const READY: u8 = b'R'; // child -> parent: set up (waiting for `start`, or, for `run`, on to its program)
 pub const ERROR: u8 = b'E'; // child -> parent: setup failed, text follows
 pub const SECCOMP_FD: u8 = b'F'; // child -> parent: the seccomp notify fd, for the listener
 pub const CGROUPS: u8 = b'C'; // parent -> child: the cgroup is made, join it
