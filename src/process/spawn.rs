@@ -12,7 +12,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType as T;
 
-/// A container init that is set up and waiting to be started.
+/// A container init that is set up: waiting for `start`, or (`run` in the
+/// foreground) on its way to its program.
 pub struct Spawned {
     /// Its PID on the host.
     pub pid: i32,
