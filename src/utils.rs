@@ -35,16 +35,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Writes `data` to `path` so that readers see the old or the new file, never
 /// half of one: a temporary file beside it, then rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(data)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("write {}", path.display()))
+    write_then_publish(path, data, |tmp| std::fs::rename(tmp, path))
 }
 
 /// As `write_atomic`, for a file that does not outlive the boot (a
@@ -55,13 +46,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 /// of a `run` here, for a file that only needs to survive a killed kiste,
 /// not a crash of the machine.
 pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(data)?;
-        drop(f);
+    write_then_publish(path, data, |tmp| {
         let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other);
-        let (from, to) = (c(&tmp)?, c(path)?);
+        let (from, to) = (c(tmp)?, c(path)?);
         // SAFETY: two NUL-terminated paths; musl's libc has no renameat2.
         let rc = unsafe {
             libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_EXCHANGE)
@@ -69,15 +56,27 @@ pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
         if rc == 0 {
             // The new state is in place; the old one left behind is only
             // litter (removed with the directory).
-            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(tmp);
             return Ok(());
         }
         match std::io::Error::last_os_error() {
             // Nothing to swap with yet, a filesystem that cannot swap, or a
             // kernel (or seccomp filter) without renameat2.
-            e if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL | libc::ENOSYS | libc::EPERM)) => std::fs::rename(&tmp, path),
+            e if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL | libc::ENOSYS | libc::EPERM)) => std::fs::rename(tmp, path),
             e => Err(e),
         }
+    })
+}
+
+/// Writes `data` to a new temporary file beside `path`, then `publish`es
+/// it in place; on error the temporary file is removed.
+fn write_then_publish(path: &Path, data: &[u8], publish: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(data)?;
+        drop(f);
+        publish(&tmp)
     })();
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
