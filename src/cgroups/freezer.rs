@@ -19,7 +19,7 @@ fn control(cg: &Cgroup) -> Option<(PathBuf, &'static str, &'static str)> {
 
 pub fn is_frozen(cg: &Cgroup) -> bool {
     match control(cg) {
-        Some((file, frozen, _)) => std::fs::read_to_string(file).is_ok_and(|s| s.trim() == frozen),
+        Some((file, frozen, _)) => crate::utils::read_small(&file).is_ok_and(|s| s.trim() == frozen),
         None => false,
     }
 }

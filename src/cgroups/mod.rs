@@ -236,7 +236,7 @@ impl Cgroup {
         let Some((_, dir)) = self.dirs.first() else {
             return Vec::new();
         };
-        std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+        read_small(&dir.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
     }
 
     /// Removes the directories; a cgroup whose last process just died may
