@@ -121,3 +121,21 @@ fn commands_on_a_missing_container_say_it_does_not_exist() {
         assert!(stderr(&out).contains("container does not exist"), "{cmd:?}: {}", stderr(&out));
     }
 }
+
+/// An init that fails at once (sethostname refuses 100000 bytes) while kiste
+/// is still making the cgroup: if it exits with kiste's CGROUPS unread, the
+/// socket reports ECONNRESET before the init's ERROR. The error must still
+/// be the init's, every time ("sync with container init: connection reset
+/// by peer" before the fix, in some runs).
+#[test]
+fn an_init_failing_before_its_cgroup_is_made_reports_its_own_error() {
+    let env = Env::new("earlyfail", "true");
+    env.config(|c| c["hostname"] = "h".repeat(100_000).into());
+    for i in 0..40 {
+        let id = env.id(&i.to_string());
+        let out = env.run(&id);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("hostname: set"), "run {i}: {}", &stderr(&out)[..stderr(&out).len().min(200)]);
+        env.assert_clean(&id);
+    }
+}

@@ -35,7 +35,7 @@ impl Channel {
                 return Ok(());
             }
             let e = nix::errno::Errno::last();
-            if e != nix::errno::Errno::EINTR {
+            if !retry(e) {
                 return Err(Error::sys("sync with container init", e));
             }
         }
@@ -56,7 +56,7 @@ impl Channel {
                 return Ok(None);
             }
             let e = nix::errno::Errno::last();
-            if e != nix::errno::Errno::EINTR {
+            if !retry(e) {
                 return Err(Error::sys("sync with container init", e));
             }
         }
@@ -103,7 +103,7 @@ impl Channel {
                     let tag = buf.remove(0);
                     return Ok(Some((tag, buf)));
                 }
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) if retry(e) => continue,
                 Err(e) => return Err(Error::sys("sync with container init", e)),
             }
         }
@@ -118,4 +118,12 @@ impl Channel {
             None => Err(Error::msg("sync with container init: the other side went away")),
         }
     }
+}
+
+/// Errors after which a read is tried again. ECONNRESET: the other side
+/// closed its end with a message of ours unread (an init that failed before
+/// it read CGROUPS). The kernel reports that once, before the messages that
+/// side sent first (its ERROR); the next read returns them, then EOF.
+fn retry(e: nix::errno::Errno) -> bool {
+    matches!(e, nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET)
 }
