@@ -23,7 +23,7 @@ pub struct Config {
 }
 
 pub fn load(bundle: &Path) -> Result<Config> {
-    let bundle = std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+    let bundle = crate::utils::real_path(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let path = bundle.join(CONFIG_FILE);
     let text = read_config(&path)?;
     let spec = parse(&text).with_context(|| format!("{}", path.display()))?;
@@ -37,7 +37,7 @@ pub fn load(bundle: &Path) -> Result<Config> {
         Ok(_) => bail!("root.path: rootfs ({}) is not a directory", rootfs.display()),
         Err(_) => bail!("root.path: rootfs ({}) does not exist", rootfs.display()),
     }
-    let rootfs = std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
+    let rootfs = crate::utils::real_path(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
     if rootfs == Path::new("/") {
         bail!("root.path: {:?} leads to the host's / , which cannot be a container's rootfs", root.path());
     }
@@ -72,6 +72,11 @@ fn read_config(path: &Path) -> Result<Vec<u8>> {
 pub fn parse(text: &[u8]) -> Result<Spec> {
     if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         bail!("invalid JSON: the top level must be an object");
+    }
+    // Without path tracking first (half the cost); an error is found
+    // again with it, for the message.
+    if let Ok(doc) = serde_json::from_slice::<document::SpecDocument>(text) {
+        return Ok(doc.into_spec());
     }
     let mut de = serde_json::Deserializer::from_slice(text);
     let doc: document::SpecDocument = serde_path_to_error::deserialize(&mut de).map_err(|e| {
