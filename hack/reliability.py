@@ -128,8 +128,9 @@ def leftovers(r, cid, bundle, marker, pid_file=None):
         mounts = [line for line in f if bundle in line]
     if mounts:
         left.append(f"{len(mounts)} mounts under the bundle")
-    if os.path.exists(os.path.join(r.root, cid)):
-        left.append(f"state directory {os.listdir(os.path.join(r.root, cid))}")
+    files = state_files(r, cid)
+    if files:
+        left.append(f"state files {files}")
     if pid_file and os.path.exists(pid_file):
         left.append("pid file")
     return left
@@ -148,7 +149,19 @@ def force_clean(r, cid, marker):
             os.rmdir(d)
         except OSError:
             pass
-    shutil.rmtree(os.path.join(r.root, cid), ignore_errors=True)
+    for f in state_files(r, cid):
+        try:
+            os.remove(os.path.join(r.root, f))
+        except OSError:
+            pass
+
+
+def state_files(r, cid):
+    """The container's files under the state root (ID.journal, ID.json, ...)."""
+    try:
+        return sorted(f for f in os.listdir(r.root) if f.startswith(cid + "."))
+    except OSError:
+        return []
 
 
 def killed(rc):
@@ -230,7 +243,7 @@ def check_damage(work):
         if rc != 0:
             report(f"damage {name}", False, f"run failed: {err.strip()[:200]}")
             return
-        damage(os.path.join(r.root, cid))
+        damage(r.root, cid)
         rc_s, _, err_s = r.kiste("state", cid)
         clear = rc_s != 0 and err_s.count("level=error") == 1 and "panick" not in err_s
         rc_d, _, err_d = r.kiste("delete", "--force", cid)
@@ -240,27 +253,28 @@ def check_damage(work):
                f"state exit {rc_s} {err_s.strip()[:200]}; delete exit {rc_d} {err_d.strip()[:200]}; left: {left}")
         force_clean(r, cid, m)
 
-    def truncate(f):
-        return lambda d: open(os.path.join(d, f), "w").close()
+    # Each damages the file ID+suffix under the state root.
+    def truncate(suffix):
+        return lambda root, cid: open(os.path.join(root, cid + suffix), "w").close()
 
-    def remove(f):
-        return lambda d: os.remove(os.path.join(d, f))
+    def remove(suffix):
+        return lambda root, cid: os.remove(os.path.join(root, cid + suffix))
 
-    def garble(f):
-        def g(d):
-            with open(os.path.join(d, f), "r+b") as fh:
+    def garble(suffix):
+        def g(root, cid):
+            with open(os.path.join(root, cid + suffix), "r+b") as fh:
                 fh.seek(7)
                 fh.write(b"\xff\x00{]")
         return g
 
-    damaged("state.json truncated", truncate("state.json"))
-    damaged("state.json removed", remove("state.json"))
-    damaged("state.json garbled", garble("state.json"))
+    damaged("state truncated", truncate(".json"))
+    damaged("state removed", remove(".json"))
+    damaged("state garbled", garble(".json"))
 
-    # The journal alone damaged: state.json is whole, so every command works.
+    # The journal alone damaged: the state is whole, so every command works.
     cid, b, m = r.bundle(["sleep", "@"])
     r.kiste("run", "--detach", "--bundle", b, cid)
-    truncate("journal")(os.path.join(r.root, cid))
+    truncate(".journal")(r.root, cid)
     rc_s, out_s, _ = r.kiste("state", cid)
     rc_d, _, _ = r.kiste("delete", "--force", cid)
     left = leftovers(r, cid, b, m)

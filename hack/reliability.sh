@@ -7,7 +7,7 @@
 #      feature `fault-injection`, in target/faults): kiste SIGKILLed at every
 #      step of create, start, exec and delete and the init at every step of
 #      its setup, then `kiste gc` and `delete --force` must leave nothing
-#      (process, cgroup, mount, state directory, pid file); state.json
+#      (process, cgroup, mount, state file, pid file); the state file
 #      truncated, removed or garbled; PID 1 killed at a random moment; --root
 #      on a full tmpfs; 200 containers 20 at a time and 20 concurrent execs,
 #      with fds, mounts, cgroups and state counted before and after;

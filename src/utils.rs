@@ -35,7 +35,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Writes `data` to `path` so that readers see the old or the new file, never
 /// half of one: a temporary file beside it, then rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    write_then_publish(path, data, |tmp| std::fs::rename(tmp, path))
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    write_then_publish(path, &tmp, data, |tmp| std::fs::rename(tmp, path))
 }
 
 /// As `write_atomic`, for a file that does not outlive the boot (a
@@ -44,9 +45,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 /// existing file makes the kernel write the new data out at once
 /// (auto_da_alloc) and the unlink of the old free its blocks: about 0.2 ms
 /// of a `run` here, for a file that only needs to survive a killed kiste,
-/// not a crash of the machine.
-pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
-    write_then_publish(path, data, |tmp| {
+/// not a crash of the machine. `tmp`: the temporary file's name (its
+/// writers take turns).
+pub fn write_atomic_volatile(path: &Path, tmp: &Path, data: &[u8]) -> Result<()> {
+    write_then_publish(path, tmp, data, |tmp| {
         let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other);
         let (from, to) = (c(tmp)?, c(path)?);
         // SAFETY: two NUL-terminated paths; musl's libc has no renameat2.
@@ -55,7 +57,7 @@ pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
         };
         if rc == 0 {
             // The new state is in place; the old one left behind is only
-            // litter (removed with the directory).
+            // litter.
             let _ = std::fs::remove_file(tmp);
             return Ok(());
         }
@@ -70,16 +72,23 @@ pub fn write_atomic_volatile(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Writes `data` to a new temporary file beside `path`, then `publish`es
 /// it in place; on error the temporary file is removed.
-fn write_then_publish(path: &Path, data: &[u8], publish: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+fn write_then_publish(path: &Path, tmp: &Path, data: &[u8], publish: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<()> {
     let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let open = || std::fs::OpenOptions::new().write(true).create_new(true).open(tmp);
+        let mut f = match open() {
+            // Left by a writer that was killed: replaced (never followed).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(tmp)?;
+                open()?
+            }
+            r => r?,
+        };
         f.write_all(data)?;
         drop(f);
-        publish(&tmp)
+        publish(tmp)
     })();
     if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     res.with_context(|| format!("write {}", path.display()))
 }

@@ -115,11 +115,12 @@ fn delete_force_of_a_missing_container_succeeds_as_with_runc() {
     let out = env.kiste(&["delete", "no-such-container"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("container does not exist"), "{}", stderr(&out));
-    // What a `create` killed before its first save leaves: a bare directory.
-    std::fs::create_dir_all(env.root.join("half")).unwrap();
+    // What a `create` killed before its first save leaves: an empty journal.
+    std::fs::create_dir_all(&env.root).unwrap();
+    std::fs::write(env.root.join("half.journal"), "").unwrap();
     let out = env.kiste(&["delete", "--force", "half"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!env.root.join("half").exists());
+    assert!(!env.root.join("half.journal").exists());
     let out = env.kiste(&["delete", "--force", "../escape"]);
     assert_eq!(out.status.code(), Some(1), "a bad id is still refused");
 }
@@ -178,7 +179,7 @@ fn a_recycled_pid_is_not_taken_for_the_container() {
     assert!(env.run_detached(&id).status.success());
     // Make the record point at a live process that is not the container:
     // same PID number as ours, other start time.
-    let state_file = env.root.join(&id).join("state.json");
+    let state_file = env.root.join(format!("{id}.json"));
     let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
     let real = s["pid"].clone();
     s["pid"] = (std::process::id() as i64).into();

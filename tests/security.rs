@@ -258,5 +258,5 @@ fn the_state_directory_is_out_of_reach() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(!text.contains(env.root.to_str().unwrap()), "state dir visible: {text}");
-    assert!(!text.contains("exec.fifo"), "{text}");
+    assert!(!text.contains(&format!("{id}.")), "{text}");
 }

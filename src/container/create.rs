@@ -1,6 +1,6 @@
 //! `create`: set the container up and leave its init waiting for `start`.
 
-use super::state::{EXEC_FIFO, State};
+use super::state::State;
 use super::{Container, id};
 use crate::cgroups::{Cgroup, Which};
 use crate::config;
@@ -92,17 +92,6 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
     let terminal = cfg.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
     let (console_for_init, console_for_us) = console(terminal, o.console_socket.as_deref(), !fifo)?;
     std::fs::create_dir_all(root).with_context(|| format!("create state root {}", root.display()))?;
-    let dir = root.join(&o.id);
-    match std::fs::create_dir(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::msg(format!("container with given ID already exists: {}", o.id)));
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("create state directory {}", dir.display()));
-        }
-    }
-    let lock = super::lock(std::fs::File::open(&dir).with_context(|| format!("open {}", dir.display()))?, &dir)?;
     let me = std::process::id() as i32;
     let state = State {
         id: o.id.clone(),
@@ -116,7 +105,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         pid_file: o.pid_file.as_ref().map(|p| canonical_parent(p)),
         ..Default::default()
     };
-    let mut c = Container { id: o.id.clone(), dir, state, _lock: lock };
+    let mut c = Container::claim(root, &o.id, state)?;
     crate::fault::point("create.state-dir-made");
     let mut cgroup = Cgroup::default();
     let res = (|| -> Result<Spawned> {
@@ -147,7 +136,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             Ok(())
         };
         let gate = if fifo {
-            let p = c.dir.join(EXEC_FIFO);
+            let p = c.files.fifo();
             nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).with_context(|| format!("create {}", p.display()))?;
             // Read-write, so opening does not wait for a writer; close-on-exec.
             let fd = nix::fcntl::open(&p, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
@@ -199,7 +188,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(c.state.pid), None);
             }
             cgroup.remove();
-            let _ = std::fs::remove_dir_all(&c.dir);
+            c.files.remove();
             Err(e)
         }
     }

@@ -15,8 +15,8 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Ok(c) => c,
         Err(e) => {
             super::id::validate(id)?;
-            let dir = root.join(id);
-            if !dir.exists() {
+            let files = super::state::Files::new(root, id);
+            if !files.journal().exists() {
                 // Like runc and crun: deleting what is not there, with --force, succeeds.
                 return if force { Ok(()) } else { Err(e) };
             }
@@ -32,10 +32,8 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                     destroy(&c);
                 }
                 None => {
-                    if let Ok(f) = std::fs::File::open(&dir)
-                        && let Ok(_lock) = super::lock(f, &dir)
-                    {
-                        let _ = std::fs::remove_dir_all(&dir);
+                    if let Ok(_lock) = super::lock_journal(&files) {
+                        files.remove();
                     }
                 }
             }
@@ -74,7 +72,7 @@ fn stop(c: &Container) {
 }
 
 /// Removes what the container owns: leftover processes in its cgroup, the
-/// cgroup directories and the state directory.
+/// cgroup directories and the container's files.
 pub fn destroy(c: &Container) {
     let cg = Cgroup::from_dirs(c.state.cgroup.clone());
     if crate::cgroups::freezer::is_frozen(&cg) {
@@ -97,7 +95,7 @@ pub fn destroy(c: &Container) {
     if let Some(p) = &c.state.pid_file {
         remove_pid_file(p, c.state.pid);
     }
-    let _ = std::fs::remove_dir_all(&c.dir);
+    c.files.remove();
 }
 
 /// Removes the `--pid-file` kiste wrote, if it is still that file: its

@@ -6,7 +6,7 @@
 //! alone: removing those is `delete`'s job.
 
 use super::Container;
-use super::state::{State, alive};
+use super::state::{Files, State, alive};
 use std::path::Path;
 
 /// Returns the ids removed.
@@ -14,19 +14,21 @@ pub fn gc(root: &Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(root) else { return Vec::new() };
     let mut removed = Vec::new();
     for e in rd.flatten() {
-        let Some(id) = e.file_name().to_str().map(String::from) else { continue };
-        if super::id::validate(&id).is_err() || !e.path().is_dir() {
+        let name = e.file_name();
+        let Some(id) = name.to_str().and_then(Files::id_of).map(String::from) else { continue };
+        if super::id::validate(&id).is_err() {
             continue;
         }
         // Open takes the lock: a create still at work holds it, and this
         // waits for it to finish (or die).
         let Some(c) = Container::open_damaged(root, &id) else {
-            // Nothing readable: a directory a create left before its first
-            // save, or one emptied by hand. Removed if it holds no state.
-            if let Some(_lock) = abandoned_dir(&e.path()) {
-                // Removed while locked: a create that opens the directory
-                // meanwhile fails to save into it rather than losing it.
-                let _ = std::fs::remove_dir_all(e.path());
+            // Nothing readable: what a create left before its first save,
+            // or a journal emptied by hand. Removed if there is no state.
+            let files = Files::new(root, &id);
+            if let Some(_lock) = abandoned(&files) {
+                // Removed while locked: a create that opens the journal
+                // meanwhile finds it gone rather than half removed.
+                files.remove();
                 removed.push(id);
             }
             continue;
@@ -39,9 +41,9 @@ pub fn gc(root: &Path) -> Vec<String> {
     removed
 }
 
-/// A directory holding neither a state nor a journal, that nobody locks:
-/// its lock, held for the removal.
-fn abandoned_dir(dir: &Path) -> Option<nix::fcntl::Flock<std::fs::File>> {
-    let lock = super::lock(std::fs::File::open(dir).ok()?, dir).ok()?;
-    (State::load(dir).is_err() && State::recover(dir, "").is_none()).then_some(lock)
+/// A journal with nothing readable and no state, that nobody locks: its
+/// lock, held for the removal.
+fn abandoned(files: &Files) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    let lock = super::lock_journal(files).ok()?;
+    (State::load(files).is_err() && State::recover(files, "").is_none()).then_some(lock)
 }

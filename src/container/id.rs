@@ -3,8 +3,9 @@
 use crate::bail;
 use crate::error::Result;
 
-/// Longest id accepted: it names a directory, and file names end at 255 bytes.
-pub const MAX_LEN: usize = 255;
+/// Longest id accepted: it names the container's files (`ID.journal` the
+/// longest), and a file name ends at 255 bytes.
+pub const MAX_LEN: usize = 255 - ".journal".len();
 
 pub fn validate(id: &str) -> Result<()> {
     if id.is_empty() {
@@ -31,7 +32,7 @@ mod tests {
         for ok in ["a", "A-b_c+d.e", "0", "x..y"] {
             assert!(validate(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "a b", "ä", "a\n", &"x".repeat(256)] {
+        for bad in ["", ".", "..", "a/b", "a b", "ä", "a\n", &"x".repeat(248)] {
             assert!(validate(bad).is_err(), "{bad}");
         }
     }

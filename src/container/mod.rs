@@ -1,5 +1,5 @@
 //! Containers and their lifecycle (runtime.md): creating → created →
-//! running → stopped. Each operation locks the container's directory, so two
+//! running → stopped. Each operation locks the container's journal, so two
 //! commands on one id never interleave.
 
 pub mod create;
@@ -18,18 +18,20 @@ pub mod update;
 
 use crate::error::{Context, Error, Result};
 use nix::fcntl::{Flock, FlockArg};
-use state::{State, Status};
+use state::{Files, State, Status};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
 
 pub const DEFAULT_ROOT: &str = "/run/kiste";
 
-/// A container whose directory this process holds locked.
+/// A container whose journal this process holds locked.
 pub struct Container {
     pub id: String,
-    pub dir: PathBuf,
+    pub files: Files,
     pub state: State,
-    _lock: Flock<File>,
+    /// The journal, open for appending.
+    journal: Flock<File>,
 }
 
 pub fn not_found() -> Error {
@@ -40,48 +42,77 @@ impl Container {
     /// Opens and locks an existing container.
     pub fn open(root: &Path, id: &str) -> Result<Container> {
         id::validate(id)?;
-        let dir = root.join(id);
-        let f = File::open(&dir).map_err(|_| not_found())?;
-        let lock = lock(f, &dir)?;
-        // Deleted while we waited for the lock?
-        let state = match State::load(&dir) {
+        let files = Files::new(root, id);
+        let journal = lock_journal(&files)?;
+        let state = match State::load(&files) {
             Ok(s) => s,
-            Err(_) if !dir.join(state::STATE_FILE).exists() => return Err(not_found()),
+            Err(_) if !files.state().exists() => return Err(not_found()),
             Err(e) => return Err(e),
         };
-        Ok(Container { id: id.to_string(), dir, state, _lock: lock })
+        Ok(Container { id: id.to_string(), files, state, journal })
+    }
+
+    /// Makes a new container's journal and locks it; the id is taken.
+    pub fn claim(root: &Path, id: &str, state: State) -> Result<Container> {
+        let files = Files::new(root, id);
+        let path = files.journal();
+        let f = match File::options().append(true).create_new(true).custom_flags(libc::O_CLOEXEC).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::msg(format!("container with given ID already exists: {id}")));
+            }
+            Err(e) => return Err(e).with_context(|| format!("create {}", path.display())),
+        };
+        let journal = lock(f, &path)?;
+        Ok(Container { id: id.to_string(), files, state, journal })
     }
 
     /// Opens and locks a container for removal: a damaged or missing
-    /// state.json is replaced by what its journal says (`State::recover`).
-    /// None if the directory is gone or nothing in it can be read.
+    /// state is replaced by what its journal says (`State::recover`).
+    /// None if it is gone or nothing of it can be read.
     pub fn open_damaged(root: &Path, id: &str) -> Option<Container> {
-        let dir = root.join(id);
-        let lock = lock(File::open(&dir).ok()?, &dir).ok()?;
-        let state = State::load(&dir).ok().or_else(|| State::recover(&dir, id))?;
-        Some(Container { id: id.to_string(), dir, state, _lock: lock })
+        let files = Files::new(root, id);
+        let journal = lock_journal(&files).ok()?;
+        let state = State::load(&files).ok().or_else(|| State::recover(&files, id))?;
+        Some(Container { id: id.to_string(), files, state, journal })
     }
 
     pub fn status(&self) -> Status {
-        self.state.status(&self.dir)
+        self.state.status(&self.files)
     }
 
     pub fn save(&self) -> Result<()> {
-        self.state.save(&self.dir)
+        self.state.save(&self.files, &self.journal)
     }
 }
 
-pub fn lock(f: File, dir: &Path) -> Result<Flock<File>> {
-    Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| e).with_context(|| format!("lock {}", dir.display()))
+pub fn lock(f: File, path: &Path) -> Result<Flock<File>> {
+    Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| e).with_context(|| format!("lock {}", path.display()))
+}
+
+/// A container's journal, locked: `not_found` if there is none, or it was
+/// removed (the container deleted) while we waited for the lock.
+pub fn lock_journal(files: &Files) -> Result<Flock<File>> {
+    let path = files.journal();
+    let f = File::options().append(true).custom_flags(libc::O_CLOEXEC).open(&path).map_err(|_| not_found())?;
+    let locked = lock(f, &path)?;
+    let same = match (locked.metadata(), std::fs::metadata(&path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    };
+    if !same {
+        return Err(not_found());
+    }
+    Ok(locked)
 }
 
 /// The state of one container, read without taking its lock (the file is
 /// replaced atomically, so a reader never sees half of it).
 pub fn read_state(root: &Path, id: &str) -> Result<(State, Status)> {
     id::validate(id)?;
-    let dir = root.join(id);
-    let s = State::load(&dir).map_err(|e| if dir.join(state::STATE_FILE).exists() { e } else { not_found() })?;
-    let status = s.status(&dir);
+    let files = Files::new(root, id);
+    let s = State::load(&files).map_err(|e| if files.state().exists() { e } else { not_found() })?;
+    let status = s.status(&files);
     Ok((s, status))
 }
 
@@ -94,8 +125,10 @@ pub fn list(root: &Path) -> Result<Vec<(State, Status)>> {
     };
     let mut out = Vec::new();
     for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Ok(s) = read_state(root, &name) {
+        let name = e.file_name();
+        if let Some(id) = name.to_str().and_then(Files::id_of)
+            && let Ok(s) = read_state(root, id)
+        {
             out.push(s);
         }
     }

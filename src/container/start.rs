@@ -1,7 +1,7 @@
 //! `start`: let the waiting init exec the user program.
 
 use super::Container;
-use super::state::{EXEC_FIFO, Status};
+use super::state::Status;
 use crate::bail;
 use crate::error::{Context, Result};
 use std::io::Write;
@@ -17,7 +17,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
     crate::logging::stage("state");
-    let fifo = c.dir.join(EXEC_FIFO);
+    let fifo = c.files.fifo();
     // The init holds the fifo open for reading; without it, open fails.
     let mut f = match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(&fifo) {
         Ok(f) => f,

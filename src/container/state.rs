@@ -1,18 +1,76 @@
-//! What kiste remembers of a container: one directory per container under
-//! `--root`, holding `state.json` (replaced atomically) and, while the
-//! container is `created`, the exec fifo that `start` opens.
+//! What kiste remembers of a container: a few files under `--root`, named
+//! by its id (see `Files`).
 
 use crate::error::{Context, Error, Result};
 use crate::utils::{proc_stat, write_atomic_volatile};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub const STATE_FILE: &str = "state.json";
-pub const EXEC_FIFO: &str = "exec.fifo";
-/// What the container owns, appended on every save: if state.json is lost
-/// or damaged, `delete --force` and `gc` still know what to remove.
-pub const JOURNAL_FILE: &str = "journal";
+/// A container's files, beside those of the others under `--root`:
+///
+/// - `ID.journal`: made first (its creation is what claims the id) and
+///   removed last, locked by every command on the container. What the
+///   container owns is appended to it on every save: if the state is lost
+///   or damaged, `delete --force` and `gc` still know what to remove.
+/// - `ID.json`: the state, replaced atomically (through `ID.tmp`, written
+///   only by the lock's holder).
+/// - `ID.fifo`: while the container is `created`, the exec fifo that
+///   `start` opens.
+///
+/// Files rather than a directory per container: on ext4 a directory gets a
+/// block at mkdir and gives it back at rmdir (with a discard, when mounted
+/// so), 0.09 ms of every lifecycle here; small files removed before they
+/// are written back never get one.
+#[derive(Clone, Debug)]
+pub struct Files {
+    root: PathBuf,
+    id: String,
+}
+
+const JOURNAL: &str = ".journal";
+
+impl Files {
+    pub fn new(root: &Path, id: &str) -> Files {
+        Files { root: root.to_path_buf(), id: id.to_string() }
+    }
+
+    fn with(&self, suffix: &str) -> PathBuf {
+        let mut name = String::with_capacity(self.id.len() + suffix.len());
+        name.push_str(&self.id);
+        name.push_str(suffix);
+        self.root.join(name)
+    }
+
+    pub fn journal(&self) -> PathBuf {
+        self.with(JOURNAL)
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.with(".json")
+    }
+
+    fn state_tmp(&self) -> PathBuf {
+        self.with(".tmp")
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.with(".fifo")
+    }
+
+    /// The id whose journal the file `name` under the root is.
+    pub fn id_of(name: &str) -> Option<&str> {
+        name.strip_suffix(JOURNAL)
+    }
+
+    /// Removes them all, the journal last.
+    pub fn remove(&self) {
+        for p in [self.fifo(), self.state_tmp(), self.state(), self.journal()] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct State {
@@ -76,18 +134,19 @@ pub fn alive(pid: i32, start: u64) -> bool {
 }
 
 impl State {
-    pub fn load(dir: &Path) -> Result<State> {
-        let path = dir.join(STATE_FILE);
+    pub fn load(files: &Files) -> Result<State> {
+        let path = files.state();
         let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
         serde_json::from_slice(&text).map_err(|e| Error::msg(format!("{}: corrupt state: {e}", path.display())))
     }
 
-    /// Writes the journal line, then state.json (atomically). Both are
-    /// written before what they name is made (see container::create). No
-    /// fsync: what they guard against is a killed kiste, and the page cache
+    /// Appends the journal line (to `journal`, the journal open for
+    /// appending), then writes the state (atomically). Both are written
+    /// before what they name is made (see container::create). No fsync:
+    /// what they guard against is a killed kiste, and the page cache
     /// outlives a process; a machine that crashes loses the processes,
     /// cgroups and mounts too.
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    pub fn save(&self, files: &Files, mut journal: &File) -> Result<()> {
         let owned = Owned {
             pid: self.pid,
             pid_start: self.pid_start,
@@ -98,21 +157,15 @@ impl State {
         };
         let mut line = serde_json::to_vec(&owned).map_err(|e| Error::msg(e.to_string()))?;
         line.push(b'\n');
-        let journal = dir.join(JOURNAL_FILE);
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, &line))
-            .with_context(|| format!("write {}", journal.display()))?;
+        std::io::Write::write_all(&mut journal, &line).with_context(|| format!("write {}", files.journal().display()))?;
         let text = serde_json::to_vec(self).map_err(|e| Error::msg(e.to_string()))?;
-        write_atomic_volatile(&dir.join(STATE_FILE), &text)
+        write_atomic_volatile(&files.state(), &files.state_tmp(), &text)
     }
 
-    /// What can be known of a container whose state.json is missing or
+    /// What can be known of a container whose state is missing or
     /// damaged: the last whole line of its journal. Enough to remove it.
-    pub fn recover(dir: &Path, id: &str) -> Option<State> {
-        let text = std::fs::read(dir.join(JOURNAL_FILE)).ok()?;
+    pub fn recover(files: &Files, id: &str) -> Option<State> {
+        let text = std::fs::read(files.journal()).ok()?;
         let owned: Owned = text.split(|&b| b == b'\n').rev().find_map(|l| serde_json::from_slice(l).ok())?;
         Some(State {
             id: id.to_string(),
@@ -128,14 +181,14 @@ impl State {
 
     /// The status as it is now, read from the kernel, never from a record
     /// that may be stale.
-    pub fn status(&self, dir: &Path) -> Status {
+    pub fn status(&self, files: &Files) -> Status {
         if self.pid == 0 {
             return if alive(self.creator, self.creator_start) { Status::Creating } else { Status::Stopped };
         }
         if !alive(self.pid, self.pid_start) {
             return Status::Stopped;
         }
-        if dir.join(EXEC_FIFO).exists() {
+        if files.fifo().exists() {
             Status::Created
         } else if crate::cgroups::freezer::is_frozen(&crate::cgroups::Cgroup::from_dirs(self.cgroup.clone())) {
             Status::Paused

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 /// What the init waits on before it execs the user program.
 pub enum Gate {
     /// `create`: the exec fifo (opened by kiste before the clone, since a
-    /// user namespace's root may not reach the state directory), which
+    /// user namespace's root may not reach the state root), which
     /// `start` opens for writing.
     Fifo(OwnedFd),
     /// `run` in the foreground: nothing; the program starts as soon as the
@@ -342,7 +342,7 @@ pub fn exec_process(
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     nix::unistd::fchdir(&cwd_fd).with_context(|| format!("process.cwd: chdir to {}", cwd.display()))?;
     drop(cwd_fd);
-    // CVE-2024-21626: every fd kiste had (its state directory, a cgroup
+    // CVE-2024-21626: every fd kiste had (its journal, a cgroup
     // directory, …) is closed now, not only marked close-on-exec: the kernel
     // resolves the program's path before it closes those, so a program
     // named /proc/self/fd/N/../../bin/sh would otherwise run from the host.
