@@ -170,7 +170,8 @@ def killed(rc):
 
 # --- faults -----------------------------------------------------------------
 
-CREATE_POINTS = ["create.state-dir-made", "create.state-saved", "create.cgroups-made", "create.init-ready",
+CREATE_POINTS = ["create.journal-made", "create.journal-written", "create.cgroups-made", "create.state-saved",
+                 "create.init-ready",
                  "create.pid-saved", "create.pid-file-written"]
 INIT_POINTS = ["init.namespaces", "init.mounts", "init.hooks", "init.pivot-root", "init.rootfs-finish",
                "process.seccomp-compile", "process.attributes"]

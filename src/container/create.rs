@@ -106,22 +106,32 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
         ..Default::default()
     };
     let mut c = Container::claim(root, &o.id, state)?;
-    crate::fault::point("create.state-dir-made");
+    crate::fault::point("create.journal-made");
     let mut cgroup = Cgroup::default();
     let res = (|| -> Result<Spawned> {
         let cgroups_path = cfg.spec.linux().as_ref().and_then(|l| l.cgroups_path().as_deref());
         cgroup = Cgroup::plan(cgroups_path, &o.id)?;
         c.state.cgroup = cgroup.dirs.clone();
-        // Made by `spawn`, which knows when: before the init, or (on v1)
-        // while it mounts. Resources once every directory is there.
+        // Recorded before made: `delete --force` and `gc` after a crash find
+        // them in the journal. (A crash before this leaves an empty
+        // journal, which they remove.)
+        c.note()?;
+        crate::fault::point("create.journal-written");
+        // The state itself is saved before the first cgroup directory is
+        // made, or (pure v1) once they all are, while the init mounts.
         let saved = std::cell::Cell::new(false);
-        let make_cgroup = |which: Which| -> Result<()> {
-            // Recorded before made: `delete` after a crash finds them. (A
-            // crash before this first save leaves a bare directory, which
-            // `delete` and `gc` remove.)
+        let save = || -> Result<()> {
             if !saved.replace(true) {
                 c.save()?;
                 crate::fault::point("create.state-saved");
+            }
+            Ok(())
+        };
+        // Made by `spawn`, which knows when: before the init, or (on v1)
+        // while it mounts. Resources once every directory is there.
+        let make_cgroup = |which: Which| -> Result<()> {
+            if which != Which::Legacy {
+                save()?;
             }
             cgroup.make(which)?;
             if which == Which::Unified {
@@ -163,7 +173,7 @@ pub fn create(root: &Path, o: &CreateOptions, fifo: bool) -> Result<(Container, 
             s.pid = pid;
             s.to_oci(super::state::Status::Created)
         };
-        let mut spawned = spawn(&args, &cgroup, &make_cgroup, &state_for_hooks)?;
+        let mut spawned = spawn(&args, &cgroup, &make_cgroup, &save, &state_for_hooks)?;
         // Known at once, so that an error below kills it (`run`'s init is
         // already on its way to its program).
         c.state.pid = spawned.pid;

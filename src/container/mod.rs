@@ -84,6 +84,11 @@ impl Container {
     pub fn save(&self) -> Result<()> {
         self.state.save(&self.files, &self.journal)
     }
+
+    /// Appends to the journal only (see `State::note`).
+    pub fn note(&self) -> Result<()> {
+        self.state.note(&self.files, &self.journal)
+    }
 }
 
 pub fn lock(f: File, path: &Path) -> Result<Flock<File>> {

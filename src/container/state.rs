@@ -146,7 +146,15 @@ impl State {
     /// what they guard against is a killed kiste, and the page cache
     /// outlives a process; a machine that crashes loses the processes,
     /// cgroups and mounts too.
-    pub fn save(&self, files: &Files, mut journal: &File) -> Result<()> {
+    pub fn save(&self, files: &Files, journal: &File) -> Result<()> {
+        self.note(files, journal)?;
+        let text = serde_json::to_vec(self).map_err(|e| Error::msg(e.to_string()))?;
+        write_atomic_volatile(&files.state(), &files.state_tmp(), &text)
+    }
+
+    /// Appends the journal line alone: what the container owns (or is
+    /// about to), for `recover`.
+    pub fn note(&self, files: &Files, mut journal: &File) -> Result<()> {
         let owned = Owned {
             pid: self.pid,
             pid_start: self.pid_start,
@@ -157,9 +165,7 @@ impl State {
         };
         let mut line = serde_json::to_vec(&owned).map_err(|e| Error::msg(e.to_string()))?;
         line.push(b'\n');
-        std::io::Write::write_all(&mut journal, &line).with_context(|| format!("write {}", files.journal().display()))?;
-        let text = serde_json::to_vec(self).map_err(|e| Error::msg(e.to_string()))?;
-        write_atomic_volatile(&files.state(), &files.state_tmp(), &text)
+        std::io::Write::write_all(&mut journal, &line).with_context(|| format!("write {}", files.journal().display()))
     }
 
     /// What can be known of a container whose state is missing or

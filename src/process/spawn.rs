@@ -35,11 +35,14 @@ pub enum Join<'a> {
 
 /// `make_cgroup`: makes the cgroup's directories `which` (all, or the
 /// unified or legacy ones) and, once all are made, applies the resources.
+/// `save`: saves the container's state, if `make_cgroup` has not: called
+/// once the init is on its way, before any hook.
 /// `state`: the container's state for hooks, given the init's PID.
 pub fn spawn(
     a: &InitArgs,
     cgroup: &Cgroup,
     make_cgroup: &dyn Fn(Which) -> Result<()>,
+    save: &dyn Fn() -> Result<()>,
     state: &dyn Fn(i32) -> serde_json::Value,
 ) -> Result<Spawned> {
     let (parent, child) = sync::pair()?;
@@ -51,8 +54,8 @@ pub fn spawn(
     // those join at birth, and so does one that joins a mount or cgroup
     // namespace by path (the host's cgroup paths are reached before it
     // enters those). The v2 directory is made first either way: the init is
-    // cloned straight into it. (Pure v1: the state is saved while the init
-    // mounts too.)
+    // cloned straight into it. (Pure v1: the state is saved once the init
+    // may go on.)
     let joins = |t| a.plan.join.iter().any(|(j, _)| *j == t);
     let later = !two && !a.plan.new_userns() && cgroup.has_legacy() && !joins(T::Mount) && !joins(T::Cgroup);
     if !later {
@@ -89,6 +92,7 @@ pub fn spawn(
             // is read below.
             let _ = parent.send(CGROUPS, &[]);
         }
+        save()?;
         loop {
             match parent.recv_with_fd()? {
                 // (fork_reporting_pid makes INIT_PID come first.)
