@@ -53,7 +53,16 @@ pub fn from_config(d: &LinuxDevice) -> Device {
     }
 }
 
-pub fn create(root: &OwnedFd, dev: &Device, userns: bool) -> Result<()> {
+/// Makes every device in `devs`. mknod runs with a umask of 0 meanwhile,
+/// so that a node of root's with plain permissions needs nothing more.
+pub fn create_all(root: &OwnedFd, devs: &[Device], userns: bool) -> Result<()> {
+    let old = nix::sys::stat::umask(Mode::empty());
+    let res = devs.iter().try_for_each(|d| create(root, d, userns));
+    nix::sys::stat::umask(old);
+    res
+}
+
+fn create(root: &OwnedFd, dev: &Device, userns: bool) -> Result<()> {
     let what = || format!("create device {}", dev.path.display());
     if userns {
         let target = resolve::create_file(root, &dev.path, 0o644).with_context(what)?;
@@ -69,7 +78,12 @@ pub fn create(root: &OwnedFd, dev: &Device, userns: bool) -> Result<()> {
     let _ = nix::unistd::unlinkat(&parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     let rdev = nix::sys::stat::makedev(dev.major, dev.minor);
     nix::sys::stat::mknodat(&parent, name, dev.kind, Mode::from_bits_truncate(dev.mode), rdev).with_context(what)?;
-    // mknod honours the umask; set the exact mode and owner asked for.
+    if dev.uid == 0 && dev.gid == 0 && dev.mode & 0o7000 == 0 {
+        // Made by root (the init, not yet its user) with the umask at 0:
+        // owner and mode are already the ones asked for.
+        return Ok(());
+    }
+    // Set the exact mode (setuid, setgid, sticky) and owner asked for.
     let fd = resolve::open(root, &dev.path, libc::O_PATH | libc::O_NOFOLLOW).with_context(what)?;
     let p = resolve::fd_path(&fd);
     nix::sys::stat::fchmodat(

@@ -100,9 +100,7 @@ pub fn setup(r: &Rootfs) -> Result<()> {
         let mut devs = devices::defaults();
         let extra = r.spec.linux().as_ref().and_then(|l| l.devices().as_ref());
         devs.extend(extra.into_iter().flatten().map(devices::from_config));
-        for d in &devs {
-            devices::create(&root, d, r.userns)?;
-        }
+        devices::create_all(&root, &devs, r.userns)?;
         devices::symlinks(&root)?;
     }
     Ok(())
