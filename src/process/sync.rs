@@ -44,16 +44,14 @@ impl Channel {
     /// The next message, or None when the other side has gone (read(2),
     /// for the same reason as `send`).
     pub fn recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
-        let mut buf = vec![0u8; 65536];
+        let mut buf: Vec<u8> = Vec::with_capacity(MAX_MESSAGE);
         loop {
-            let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n > 0 {
-                buf.truncate(n as usize);
-                let tag = buf.remove(0);
-                return Ok(Some((tag, buf)));
-            }
-            if n == 0 {
-                return Ok(None);
+            // SAFETY: the kernel writes at most `capacity` bytes; only the n
+            // it wrote are taken as the vector's.
+            let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.capacity()) };
+            if n >= 0 {
+                unsafe { buf.set_len(n as usize) };
+                return Ok(message(buf));
             }
             let e = nix::errno::Errno::last();
             if !retry(e) {
@@ -80,32 +78,43 @@ impl Channel {
     /// Like `recv`, but an fd sent with the message is kept for `take_fd`
     /// (kiste's side).
     pub fn recv_with_fd(&self) -> Result<Option<(u8, Vec<u8>)>> {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
         use std::os::fd::FromRawFd;
-        let mut buf = vec![0u8; 65536];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut buf: Vec<u8> = Vec::with_capacity(MAX_MESSAGE);
+        // Room for one cmsghdr with one fd, aligned as the kernel wants.
+        let mut control = [0u64; 4];
         loop {
-            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
-                Ok(msg) => {
-                    let n = msg.bytes;
-                    for c in msg.cmsgs().into_iter().flatten() {
-                        if let ControlMessageOwned::ScmRights(fds) = c {
-                            for fd in fds {
-                                *self.1.borrow_mut() = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-                            }
+            let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.capacity() };
+            // SAFETY: msghdr is plain data; every pointer in it is to a
+            // buffer of ours of the length given.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control) as _;
+            let n = unsafe { libc::recvmsg(self.0.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+            if n < 0 {
+                let e = nix::errno::Errno::last();
+                if retry(e) {
+                    continue;
+                }
+                return Err(Error::sys("sync with container init", e));
+            }
+            // SAFETY: the kernel filled `control` as the cmsg macros read it.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                        let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+                        let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / size_of::<libc::c_int>();
+                        for i in 0..count {
+                            *self.1.borrow_mut() = Some(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
                         }
                     }
-                    if n == 0 {
-                        return Ok(None);
-                    }
-                    buf.truncate(n);
-                    let tag = buf.remove(0);
-                    return Ok(Some((tag, buf)));
+                    c = libc::CMSG_NXTHDR(&msg, c);
                 }
-                Err(e) if retry(e) => continue,
-                Err(e) => return Err(Error::sys("sync with container init", e)),
+                buf.set_len(n as usize);
             }
+            return Ok(message(buf));
         }
     }
 
@@ -118,6 +127,20 @@ impl Channel {
             None => Err(Error::msg("sync with container init: the other side went away")),
         }
     }
+}
+
+/// The largest message read; the buffer is not zeroed, so only the pages
+/// a message fills are touched (zeroing 64 KiB cost the init 16 page
+/// faults, copies on write of kiste's heap, per message).
+const MAX_MESSAGE: usize = 65536;
+
+/// A packet as (tag, payload); None for the end of the stream.
+fn message(mut buf: Vec<u8>) -> Option<(u8, Vec<u8>)> {
+    if buf.is_empty() {
+        return None;
+    }
+    let tag = buf.remove(0);
+    Some((tag, buf))
 }
 
 /// Errors after which a read is tried again. ECONNRESET: the other side
