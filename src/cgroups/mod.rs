@@ -239,6 +239,16 @@ impl Cgroup {
         read_small(&dir.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
     }
 
+    /// Removes the first directory (the one `pids` reads) if it holds no
+    /// process; true if it is gone.
+    pub fn remove_first_if_empty(&self) -> bool {
+        let Some((_, dir)) = self.dirs.first() else { return true };
+        match std::fs::remove_dir(dir) {
+            Ok(()) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        }
+    }
+
     /// Removes the directories; a cgroup whose last process just died may
     /// be busy for a moment, so EBUSY is retried briefly.
     pub fn remove(&self) {

@@ -75,18 +75,23 @@ fn stop(c: &Container) {
 /// cgroup directories and the container's files.
 pub fn destroy(c: &Container) {
     let cg = Cgroup::from_dirs(c.state.cgroup.clone());
-    if crate::cgroups::freezer::is_frozen(&cg) {
-        let _ = crate::cgroups::freezer::set(&cg, false);
-    }
-    for _ in 0..100 {
-        let pids = cg.pids();
-        if pids.is_empty() {
-            break;
+    // Mostly empty by now (with the init reaped, in its own PID namespace,
+    // every other process is gone too): removing the directory whose
+    // processes `pids` lists shows it at once. Otherwise they are stopped.
+    if !cg.remove_first_if_empty() {
+        if crate::cgroups::freezer::is_frozen(&cg) {
+            let _ = crate::cgroups::freezer::set(&cg, false);
         }
-        for p in pids {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+        for _ in 0..100 {
+            let pids = cg.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for p in pids {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
     }
     crate::fault::point("delete.processes-killed");
     cg.remove();
