@@ -36,6 +36,18 @@ fn propagation(spec: &Spec) -> Option<(u64, bool)> {
     options::propagation(p)
 }
 
+/// The propagation `setup` gives the host's tree ("/") before anything is
+/// mounted: a recursive slave unless linux.rootfsPropagation says other.
+/// (An unbindable "/" could not even be bound onto itself: that one is
+/// applied after pivot_root only, see `finish`.)
+fn host_tree_propagation(spec: &Spec) -> (u64, bool) {
+    match propagation(spec) {
+        Some((libc::MS_UNBINDABLE, rec)) => (libc::MS_PRIVATE, rec),
+        Some(p) => p,
+        None => (libc::MS_SLAVE, true),
+    }
+}
+
 /// Everything before pivot_root: propagation, mounts, devices.
 /// /dev/console: the container's pty slave bound onto it (by fd, onto a
 /// file resolved inside the root: no path a container process could swap).
@@ -58,15 +70,8 @@ pub fn mount_console(slave: &OwnedFd) -> Result<()> {
 }
 
 pub fn setup(r: &Rootfs) -> Result<()> {
-    // Nothing we mount may propagate to the host: "/" becomes a recursive
-    // slave (or what linux.rootfsPropagation says).
-    // An unbindable "/" could not even be bound onto itself: that one is
-    // applied after pivot_root only (see `finish`).
-    let (flag, rec) = match propagation(r.spec) {
-        Some((libc::MS_UNBINDABLE, rec)) => (libc::MS_PRIVATE, rec),
-        Some(p) => p,
-        None => (libc::MS_SLAVE, true),
-    };
+    // Nothing we mount may propagate to the host.
+    let (flag, rec) = host_tree_propagation(r.spec);
     fdmount::set_propagation_path(Path::new("/"), flag, rec)?;
     if flag == libc::MS_SHARED {
         // pivot_root refuses a new root whose parent mount is shared.
@@ -108,7 +113,13 @@ pub fn setup(r: &Rootfs) -> Result<()> {
 
 /// Makes the prepared rootfs the container's "/".
 pub fn enter(r: &Rootfs) -> Result<()> {
-    if r.no_pivot { pivot::no_pivot(r.rootfs) } else { pivot::pivot(r.rootfs) }
+    if r.no_pivot {
+        return pivot::no_pivot(r.rootfs);
+    }
+    // The old root's unmount must not reach the host: unless the whole
+    // tree is a slave (or private) already, it is made one first.
+    let isolated = matches!(host_tree_propagation(r.spec), (libc::MS_SLAVE | libc::MS_PRIVATE, true));
+    pivot::pivot(r.rootfs, !isolated)
 }
 
 /// After pivot_root (and sysctls): propagation of the new "/", read-only and

@@ -6,7 +6,8 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::unistd::{chdir, fchdir, pivot_root};
 use std::path::Path;
 
-pub fn pivot(rootfs: &Path) -> Result<()> {
+/// `enslave`: make the old root a recursive slave before it is detached.
+pub fn pivot(rootfs: &Path, enslave: bool) -> Result<()> {
     let old = nix::fcntl::open(
         "/",
         nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -19,7 +20,9 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     pivot_root(".", ".").with_context(|| format!("pivot_root into {}", rootfs.display()))?;
     fchdir(&old).context("chdir to old root")?;
     // Unmounting must not propagate back to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).context("make old root a slave")?;
+    if enslave {
+        mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).context("make old root a slave")?;
+    }
     umount2(".", MntFlags::MNT_DETACH).context("detach old root")?;
     chdir("/").context("chdir to /")
 }
