@@ -3,6 +3,7 @@ use crate::error::Result;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Args {
     /// Path to the bundle (default: current directory)
     #[arg(short, long, default_value = ".")]

@@ -3,6 +3,7 @@ use crate::error::Result;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Args {
     /// Path to a process.json (runtime-spec `process`) to run
     #[arg(short, long)]

@@ -3,6 +3,7 @@ use crate::error::Result;
 use std::path::Path;
 
 #[derive(clap::Args)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Args {
     /// Send the signal to every process of the container
     #[arg(short, long)]

@@ -7,6 +7,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod fast;
 mod features;
 mod gc;
 mod image;
@@ -190,7 +191,11 @@ pub fn main() -> i32 {
     {
         return fail(e);
     }
-    let cli = match Cli::try_parse_from(crate::argv::args()) {
+    let parsed = match fast::parse(crate::argv::args()) {
+        Some(c) => Ok(c),
+        None => Cli::try_parse_from(crate::argv::args()),
+    };
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };

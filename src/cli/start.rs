@@ -2,6 +2,7 @@ use crate::error::Result;
 use std::path::Path;
 
 #[derive(clap::Args)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Args {
     pub id: String,
 }
