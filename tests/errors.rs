@@ -139,3 +139,20 @@ fn an_init_failing_before_its_cgroup_is_made_reports_its_own_error() {
         env.assert_clean(&id);
     }
 }
+
+/// A user who may not touch a container's files is told so by `delete
+/// --force`, which leaves the container as it was (it used to say nothing
+/// and exit 0).
+#[test]
+fn delete_force_by_a_user_without_access_says_so() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("delperm", "sleep 30");
+    let id = env.id("a");
+    assert!(env.run_detached(&id).status.success());
+    let out = env.cmd(&["delete", "--force", &id]).uid(65534).gid(65534).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).to_lowercase().contains("permission denied"), "{}", stderr(&out));
+    assert_eq!(env.status(&id), "running");
+    assert!(env.kiste(&["delete", "--force", &id]).status.success());
+    env.assert_clean(&id);
+}

@@ -31,11 +31,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                     stop(&c);
                     destroy(&c);
                 }
-                None => {
-                    if let Ok(_lock) = super::lock_journal(&files) {
-                        files.remove();
-                    }
-                }
+                None => match super::lock_journal(&files) {
+                    Ok(_lock) => files.remove(),
+                    // Gone meanwhile: deleted, as asked.
+                    Err(_) if !files.journal().exists() => {}
+                    // Not ours to remove (a permission error, say): said so.
+                    Err(e) => return Err(e),
+                },
             }
             return Ok(());
         }

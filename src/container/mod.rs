@@ -56,7 +56,7 @@ impl Container {
     pub fn claim(root: &Path, id: &str, state: State) -> Result<Container> {
         let files = Files::new(root, id);
         let path = files.journal();
-        let f = match File::options().append(true).create_new(true).custom_flags(libc::O_CLOEXEC).open(&path) {
+        let f = match File::options().append(true).create_new(true).custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW).open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::msg(format!("container with given ID already exists: {id}")));
@@ -99,7 +99,11 @@ pub fn lock(f: File, path: &Path) -> Result<Flock<File>> {
 /// removed (the container deleted) while we waited for the lock.
 pub fn lock_journal(files: &Files) -> Result<Flock<File>> {
     let path = files.journal();
-    let f = File::options().append(true).custom_flags(libc::O_CLOEXEC).open(&path).map_err(|_| not_found())?;
+    let f = match File::options().append(true).custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+        Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
+    };
     let locked = lock(f, &path)?;
     let same = match (locked.metadata(), std::fs::metadata(&path)) {
         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),

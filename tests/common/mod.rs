@@ -148,7 +148,16 @@ impl Env {
     /// Nothing of container `id` is left: no state directory, no mount, no
     /// cgroup directory, no process.
     pub fn assert_clean(&self, id: &str) {
-        assert!(!self.root.join(id).exists(), "state directory of {id} left behind");
+        // Its files under the state root: ID.journal, ID.json, ID.fifo, ID.tmp.
+        let prefix = format!("{id}.");
+        let left: Vec<String> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "state files of {id} left behind: {left:?}");
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let b = self.bundle.to_str().unwrap();
         assert!(!mounts.lines().any(|l| l.contains(b)), "mount of {b} left behind");
