@@ -1,6 +1,7 @@
 //! Namespaces that need the two-step start (a middle process joins or
 //! unshares, then forks the init): joining a PID namespace by path, a time
-//! namespace with offsets, a user namespace next to joined ones.
+//! namespace with offsets, a user namespace next to joined ones; and a
+//! joined mount namespace, which changes when the init joins its cgroups.
 
 mod common;
 use common::*;
@@ -132,5 +133,51 @@ fn without_a_mount_namespace_the_container_is_only_chrooted() {
     // The config's mounts were not made: they would have landed on the host.
     assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count(), host_mounts);
     assert!(env.kiste(&["delete", "-f", &id]).status.success());
+    env.assert_clean(&id);
+}
+
+/// An init that joins a mount namespace by path joins its cgroups before it
+/// enters it: the host's cgroup paths may not be there. Here the joined
+/// namespace has an empty tmpfs over /sys/fs/cgroup.
+#[test]
+fn joining_a_mount_namespace_still_puts_the_init_in_its_cgroups() {
+    let child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--fork", "sh", "-c", "mount -t tmpfs none /sys/fs/cgroup && exec sleep 60"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let holder = Holder(child);
+    let mut ready = false;
+    for _ in 0..200 {
+        if let Some(pid) = holder.inner_pid()
+            && std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with("sleep"))
+        {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(ready, "the holder did not start");
+    let env = Env::new("joinmnt", "cat /proc/self/cgroup");
+    let mnt = holder.ns("mnt");
+    env.config(|c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "mount" {
+                n["path"] = mnt.clone().into();
+            }
+        }
+        // A cgroup mount binds the host's cgroup directories, which that
+        // namespace does not show.
+        c["mounts"].as_array_mut().unwrap().retain(|m| m["type"] != "cgroup");
+    });
+    let id = env.id("a");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // Every hierarchy (v1 or v2) shows the container's own cgroup.
+    assert!(!text.is_empty());
+    for line in text.lines() {
+        assert!(line.ends_with(&format!("/{id}")), "not in its cgroup there: {line}\n{text}");
+    }
     env.assert_clean(&id);
 }
