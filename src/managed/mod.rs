@@ -215,7 +215,7 @@ pub fn run_detached(r: &Roots, rec: Record) -> Result<()> {
             for _ in 0..2000 {
                 if let Ok(now) = Record::load(&dir)
                     && (now.status == "exited" || (now.status == "running" && now.started != started_before))
-                    && (now.status == "exited" || crate::container::state::Files::new(&r.runtime, &now.id).state().exists())
+                    && (now.status == "exited" || crate::container::state::Files::new(r.runtime, &now.id).state().exists())
                 {
                     break;
                 }
