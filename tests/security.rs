@@ -260,3 +260,21 @@ fn the_state_directory_is_out_of_reach() {
     assert!(!text.contains(env.root.to_str().unwrap()), "state dir visible: {text}");
     assert!(!text.contains(&format!("{id}.")), "{text}");
 }
+
+/// The device nodes are root's with the mode the config gives, whatever the
+/// group kiste itself runs with (a node made by mknod takes its maker's
+/// group; a node with mode 0660 and the caller's group would be open to
+/// that group).
+#[test]
+fn device_nodes_belong_to_root_whatever_group_kiste_runs_with() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("devgroup", "stat -c '%n %u %g %a' /dev/null /dev/tty /dev/kiste-test");
+    env.config(|c| {
+        c["linux"]["devices"] = serde_json::json!([{"path": "/dev/kiste-test", "type": "c", "major": 1, "minor": 3, "fileMode": 0o660}]);
+    });
+    let id = env.id("a");
+    let out = env.cmd(&["run", "--bundle", env.bundle.to_str().unwrap(), &id]).gid(100).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "/dev/null 0 0 666\n/dev/tty 0 0 666\n/dev/kiste-test 0 0 660\n");
+    env.assert_clean(&id);
+}

@@ -5,11 +5,12 @@
 //!
 //! Only what this knows for certain is taken: the flags listed below, as
 //! `--flag value`, `--flag=value` or `-f value`, each at most once, with
-//! values that do not start with '-'. Anything else (help, a version, an
-//! unknown or repeated flag, `--`, a cluster of short flags, a word that is
-//! not UTF-8, a missing or extra argument) returns None and clap reads the
-//! command line, so every error and help text stays clap's. The tests
-//! check that both read every accepted command line alike.
+//! values that are not empty and do not start with '-'. Anything else
+//! (help, a version, an unknown or repeated flag, `--`, a cluster of short
+//! flags, a word that is not UTF-8, a missing or extra argument) returns
+//! None and clap reads the command line, so every error and help text
+//! stays clap's. The tests check that both read every accepted command
+//! line alike.
 
 use super::{Cli, Command};
 use std::ffi::OsString;
@@ -174,7 +175,8 @@ fn take_flag(word: &str, words: &[&str], i: &mut usize, lists: &[&[Flag]], w: &m
             v.to_string()
         }
     };
-    if takes && value.starts_with('-') {
+    // clap refuses an empty path and a value that looks like a flag.
+    if takes && (value.is_empty() || value.starts_with('-')) {
         return None;
     }
     w.flags.push((long, value));
@@ -316,6 +318,8 @@ mod tests {
             "run -b /b -b /c c1",
             "--root /a run --root /b c1",
             "run --bundle -x c1",
+            "run --bundle= c1",
+            "--root= delete --force c1",
             "run -db /b c1",
             "run --no-pivot=yes c1",
             "run --preserve-fds x c1",

@@ -32,7 +32,20 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                     destroy(&c);
                 }
                 None => match super::lock_journal(&files) {
-                    Ok(_lock) => files.remove(),
+                    // Still nothing readable: what a create left before its
+                    // first save. (A create that was just starting has since
+                    // made a whole container: removed as any other.)
+                    Ok(lock) => {
+                        if super::state::State::load(&files).is_err() && super::state::State::recover(&files, id).is_none() {
+                            files.remove();
+                        } else {
+                            drop(lock);
+                            if let Some(c) = Container::open_damaged(root, id) {
+                                stop(&c);
+                                destroy(&c);
+                            }
+                        }
+                    }
                     // Gone meanwhile: deleted, as asked.
                     Err(_) if !files.journal().exists() => {}
                     // Not ours to remove (a permission error, say): said so.

@@ -56,15 +56,23 @@ impl Container {
     pub fn claim(root: &Path, id: &str, state: State) -> Result<Container> {
         let files = Files::new(root, id);
         let path = files.journal();
-        let f = match File::options().append(true).create_new(true).custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW).open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::msg(format!("container with given ID already exists: {id}")));
+        for _ in 0..10 {
+            let f = match File::options().append(true).create_new(true).custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW).open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::msg(format!("container with given ID already exists: {id}")));
+                }
+                Err(e) => return Err(e).with_context(|| format!("create {}", path.display())),
+            };
+            let journal = lock(f, &path)?;
+            // Between the create and the lock, a `gc` or `delete --force`
+            // may have taken the empty journal for a dead create's and
+            // removed it: then it is made again.
+            if same_file(&journal, &path) {
+                return Ok(Container { id: id.to_string(), files, state, journal });
             }
-            Err(e) => return Err(e).with_context(|| format!("create {}", path.display())),
-        };
-        let journal = lock(f, &path)?;
-        Ok(Container { id: id.to_string(), files, state, journal })
+        }
+        Err(Error::msg(format!("container {id}: its journal kept being removed while it was made")))
     }
 
     /// Opens and locks a container for removal: a damaged or missing
@@ -105,14 +113,18 @@ pub fn lock_journal(files: &Files) -> Result<Flock<File>> {
         Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
     };
     let locked = lock(f, &path)?;
-    let same = match (locked.metadata(), std::fs::metadata(&path)) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    };
-    if !same {
+    if !same_file(&locked, &path) {
         return Err(not_found());
     }
     Ok(locked)
+}
+
+/// Whether `f` is (still) the file at `path`.
+fn same_file(f: &File, path: &Path) -> bool {
+    match (f.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
 }
 
 /// The state of one container, read without taking its lock (the file is

@@ -78,12 +78,16 @@ fn create(root: &OwnedFd, dev: &Device, userns: bool) -> Result<()> {
     let _ = nix::unistd::unlinkat(&parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     let rdev = nix::sys::stat::makedev(dev.major, dev.minor);
     nix::sys::stat::mknodat(&parent, name, dev.kind, Mode::from_bits_truncate(dev.mode), rdev).with_context(what)?;
-    if dev.uid == 0 && dev.gid == 0 && dev.mode & 0o7000 == 0 {
-        // Made by root (the init, not yet its user) with the umask at 0:
-        // owner and mode are already the ones asked for.
+    // Made by the init (root, not yet its user) with the umask at 0, the
+    // node mostly has the owner and mode asked for already: one stat
+    // instead of an open, a chmod and a chown. (Not always: the init's
+    // group, a setgid /dev or a default ACL may give it others.)
+    if nix::sys::stat::fstatat(&parent, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| st.st_mode & 0o7777 == dev.mode && st.st_uid == dev.uid && st.st_gid == dev.gid)
+    {
         return Ok(());
     }
-    // Set the exact mode (setuid, setgid, sticky) and owner asked for.
+    // Set the exact mode and owner asked for.
     let fd = resolve::open(root, &dev.path, libc::O_PATH | libc::O_NOFOLLOW).with_context(what)?;
     let p = resolve::fd_path(&fd);
     nix::sys::stat::fchmodat(
