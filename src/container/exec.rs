@@ -161,6 +161,7 @@ pub fn exec(root: &Path, o: &ExecOptions) -> Result<i32> {
         write_atomic(p, pid.to_string().as_bytes()).context("--pid-file")?;
     }
     drop(c);
+    crate::process::sealed::release();
     match set {
         None => Ok(0),
         Some(set) => Ok(super::foreground::wait(pid, &set, pty)),

@@ -33,6 +33,7 @@ pub fn run(root: &Path, o: &CreateOptions, detach: bool) -> Result<i32> {
     drop(spawned.channel);
     super::state::run_late_hooks(&c.state, super::state::Status::Running, false);
     crate::logging::stage("start");
+    crate::process::sealed::release();
     // The container's lock is not held while it runs: `kill`, `state`,
     // `pause`, `exec` from elsewhere must not wait for it to end.
     drop(c);

@@ -15,6 +15,13 @@
 //!
 //! When kiste's file already sits on a read-only mount, or runs from a
 //! sealed memfd, there is nothing to do.
+//!
+//! The detached mount goes away when the last fd to it is closed, and that
+//! close waits for an (expedited) RCU grace period: as a close-on-exec fd
+//! it was paid on the way out of the execve, before anything else, and
+//! under load it queues behind every other mount change on the machine. So
+//! the fd crosses the execve open, named in `MOUNT_FD_VAR`, and the new
+//! image closes it once the container runs (`release`).
 
 use crate::error::{Context, Result};
 use crate::rootfs::fdmount::{clone_tree, set_attr};
@@ -23,6 +30,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+
+/// Names the fd of the read-only mount across the re-exec.
+const MOUNT_FD_VAR: &str = "_KISTE_EXE_MOUNT_FD";
+
+/// That fd, in the re-executed kiste (-1: none).
+static MOUNT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
 /// Can /proc/self/exe be written by nobody: on a read-only mount, or a
 /// sealed memfd?
@@ -49,16 +62,51 @@ pub fn ensure() -> Result<()> {
     }
     if is_protected() {
         PROTECTED.store(true, std::sync::atomic::Ordering::Relaxed);
+        adopt_mount_fd();
         return Ok(());
     }
-    let (args, env) = argv_envp();
+    let (args, mut env) = argv_envp();
     if let Ok(exe) = read_only_exe() {
+        // Open across the execve (see the module's doc).
+        if unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_SETFD, 0) } == 0
+            && let Ok(var) = CString::new(format!("{MOUNT_FD_VAR}={}", exe.as_raw_fd()))
+        {
+            env.push(var);
+        }
         // Returns only if the kernel refused; then the copy.
         execveat(&exe, &args, &env);
     }
     let mem = sealed_copy()?;
     let e = nix::unistd::fexecve(&mem, &args, &env).unwrap_err();
     Err(e).context("re-execute kiste from a sealed copy")
+}
+
+/// Takes the fd `MOUNT_FD_VAR` names, if it is the mount of the file this
+/// process runs from (a stray variable names nothing of ours), and takes
+/// the variable out of the environment.
+fn adopt_mount_fd() {
+    let Some(n) = std::env::var_os(MOUNT_FD_VAR) else { return };
+    // SAFETY: kiste is single-threaded here (before any command runs).
+    unsafe { std::env::remove_var(MOUNT_FD_VAR) };
+    let Some(fd) = n.to_str().and_then(|s| s.parse::<i32>().ok()).filter(|fd| *fd > 2) else { return };
+    let mut a: libc::stat = unsafe { std::mem::zeroed() };
+    let mut b: libc::stat = unsafe { std::mem::zeroed() };
+    let ours = unsafe { libc::fstat(fd, &mut a) } == 0
+        && unsafe { libc::stat(c"/proc/self/exe".as_ptr(), &mut b) } == 0
+        && (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino);
+    if ours && unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == 0 {
+        MOUNT_FD.store(fd, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Closes the fd of the read-only mount kiste runs from (dissolving the
+/// mount once no other process holds it): called once the container's
+/// process runs, while kiste only waits.
+pub fn release() {
+    let fd = MOUNT_FD.swap(-1, std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        unsafe { libc::close(fd) };
+    }
 }
 
 /// kiste's file, opened through a read-only bind mount of its own.
@@ -102,6 +150,7 @@ fn sealed_copy() -> Result<OwnedFd> {
 fn argv_envp() -> (Vec<CString>, Vec<CString>) {
     let args = crate::argv::args().iter().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
     let env = std::env::vars_os()
+        .filter(|(k, _)| k != MOUNT_FD_VAR)
         .map(|(k, v)| {
             let mut b = k.as_bytes().to_vec();
             b.push(b'=');
