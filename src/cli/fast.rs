@@ -39,16 +39,8 @@ const CREATE: &[Flag] = &[
     ("preserve-fds", None, true),
 ];
 
-const RUN: &[Flag] = &[
-    ("bundle", Some('b'), true),
-    ("pid-file", None, true),
-    ("console-socket", None, true),
-    ("no-pivot", None, false),
-    ("no-new-keyring", None, false),
-    ("preserve-fds", None, true),
-    ("detach", Some('d'), false),
-    ("keep", None, false),
-];
+/// `run`'s, besides `create`'s.
+const RUN: &[Flag] = &[("detach", Some('d'), false), ("keep", None, false)];
 
 const EXEC: &[Flag] = &[
     ("process", Some('p'), true),
@@ -104,13 +96,13 @@ pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
             return None;
         }
     };
-    let (flags, positional): (&[Flag], std::ops::RangeInclusive<usize>) = match command {
-        "create" => (CREATE, 1..=1),
-        "run" => (RUN, 1..=1),
-        "start" | "state" => (&[], 1..=1),
-        "delete" => (DELETE, 1..=1),
-        "kill" => (KILL, 1..=2),
-        "exec" => (EXEC, 1..=usize::MAX),
+    let (flags, positional): (&[&[Flag]], std::ops::RangeInclusive<usize>) = match command {
+        "create" => (&[GLOBAL, CREATE], 1..=1),
+        "run" => (&[GLOBAL, CREATE, RUN], 1..=1),
+        "start" | "state" => (&[GLOBAL], 1..=1),
+        "delete" => (&[GLOBAL, DELETE], 1..=1),
+        "kill" => (&[GLOBAL, KILL], 1..=2),
+        "exec" => (&[GLOBAL, EXEC], 1..=usize::MAX),
         _ => return None,
     };
     while let Some(&word) = words.get(i) {
@@ -125,7 +117,7 @@ pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
             continue;
         }
         if word.starts_with('-') {
-            if !take_flag(word, &words, &mut i, &[GLOBAL, flags], &mut w)? {
+            if !take_flag(word, &words, &mut i, flags, &mut w)? {
                 return None;
             }
         } else {
