@@ -36,7 +36,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                     // first save. (A create that was just starting has since
                     // made a whole container: removed as any other.)
                     Ok(lock) => {
-                        if super::state::State::load(&files).is_err() && super::state::State::recover(&files, id).is_none() {
+                        if super::state::State::load_or_recover(&files, id).is_none() {
                             files.remove();
                         } else {
                             drop(lock);

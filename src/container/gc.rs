@@ -45,5 +45,5 @@ pub fn gc(root: &Path) -> Vec<String> {
 /// lock, held for the removal.
 fn abandoned(files: &Files) -> Option<nix::fcntl::Flock<std::fs::File>> {
     let lock = super::lock_journal(files).ok()?;
-    (State::load(files).is_err() && State::recover(files, "").is_none()).then_some(lock)
+    State::load_or_recover(files, "").is_none().then_some(lock)
 }

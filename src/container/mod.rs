@@ -81,7 +81,7 @@ impl Container {
     pub fn open_damaged(root: &Path, id: &str) -> Option<Container> {
         let files = Files::new(root, id);
         let journal = lock_journal(&files).ok()?;
-        let state = State::load(&files).ok().or_else(|| State::recover(&files, id))?;
+        let state = State::load_or_recover(&files, id)?;
         Some(Container { id: id.to_string(), files, state, journal })
     }
 

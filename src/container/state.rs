@@ -168,6 +168,12 @@ impl State {
         std::io::Write::write_all(&mut journal, &line).with_context(|| format!("write {}", files.journal().display()))
     }
 
+    /// The state, or failing that what the journal says (`recover`); None
+    /// when nothing of the container can be read.
+    pub fn load_or_recover(files: &Files, id: &str) -> Option<State> {
+        State::load(files).ok().or_else(|| State::recover(files, id))
+    }
+
     /// What can be known of a container whose state is missing or
     /// damaged: the last whole line of its journal. Enough to remove it.
     pub fn recover(files: &Files, id: &str) -> Option<State> {
