@@ -64,7 +64,14 @@ impl Container {
                 }
                 Err(e) => return Err(e).with_context(|| format!("create {}", path.display())),
             };
-            let journal = lock(f, &path)?;
+            let journal = match lock(f, &path) {
+                Ok(j) => j,
+                Err(e) => {
+                    // Made but not ours: not left behind.
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
+            };
             // Between the create and the lock, a `gc` or `delete --force`
             // may have taken the empty journal for a dead create's and
             // removed it: then it is made again.
