@@ -73,8 +73,10 @@ pub fn ensure() -> Result<()> {
         {
             env.push(var);
         }
-        // Returns only if the kernel refused; then the copy.
+        // Returns only if the kernel refused; then the copy, which names
+        // no mount fd.
         execveat(&exe, &args, &env);
+        env.retain(|e| !e.as_bytes().starts_with(MOUNT_FD_VAR.as_bytes()));
     }
     let mem = sealed_copy()?;
     let e = nix::unistd::fexecve(&mem, &args, &env).unwrap_err();
