@@ -177,21 +177,37 @@ fn a_recycled_pid_is_not_taken_for_the_container() {
     let env = Env::new("recycled", "sleep 30");
     let id = env.id("a");
     assert!(env.run_detached(&id).status.success());
-    // Make the record point at a live process that is not the container:
-    // same PID number as ours, other start time.
+    // Make the record point at a live process that is not the container: a
+    // host process started later. Start times count clock ticks (10 ms), so
+    // wait until the stand-in's differs from the container's; the test
+    // harness itself may well have started in the container's tick.
     let state_file = env.root.join(format!("{id}.json"));
     let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
     let real = s["pid"].clone();
-    s["pid"] = (std::process::id() as i64).into();
+    let real_start = start_time(real.as_i64().unwrap() as i32);
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let mut stand_in = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    assert_ne!(start_time(stand_in.id() as i32), real_start, "the stand-in must have started in another tick");
+    s["pid"] = (stand_in.id() as i64).into();
     std::fs::write(&state_file, serde_json::to_vec(&s).unwrap()).unwrap();
     assert_eq!(env.status(&id), "stopped");
     let out = env.kiste(&["kill", &id, "KILL"]);
     assert!(!out.status.success(), "kill must not reach another process");
+    assert!(stand_in.try_wait().unwrap().is_none(), "the process with the recycled pid was killed");
+    stand_in.kill().unwrap();
+    stand_in.wait().unwrap();
     s["pid"] = real;
     std::fs::write(&state_file, serde_json::to_vec(&s).unwrap()).unwrap();
     assert_eq!(env.status(&id), "running");
     assert!(env.kiste(&["delete", "-f", &id]).status.success());
     env.assert_clean(&id);
+}
+
+/// Field 22 of /proc/PID/stat, in clock ticks since boot.
+fn start_time(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(19).unwrap().parse().unwrap()
 }
 
 #[test]
