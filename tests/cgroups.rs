@@ -3,12 +3,29 @@
 
 mod common;
 use common::*;
+use std::io::BufRead;
+
+/// The container's processes as `kiste ps` lists them, once there are `n`.
+fn wait_processes(env: &Env, id: &str, n: usize) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for _ in 0..500 {
+        pids = serde_json::from_slice(&env.kiste(&["ps", "-f", "json", id]).stdout).unwrap();
+        if pids.len() == n {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(pids.len(), n, "{pids:?}");
+    pids
+}
 
 #[test]
 fn pause_resume_ps_and_delete_of_a_paused_container() {
     let env = Env::new("pause", "sleep 30 & sleep 30");
     let id = env.id("a");
     assert!(env.run_detached(&id).status.success());
+    // Freeze only once the shell has forked its background sleep.
+    wait_processes(&env, &id, 2);
     let out = env.kiste(&["resume", &id]);
     assert!(stderr(&out).contains("container not paused"), "{}", stderr(&out));
     assert!(env.kiste(&["pause", &id]).status.success());
@@ -40,14 +57,7 @@ fn kill_all_signals_every_process() {
     let env = Env::new("killall", "sleep 30 & sleep 30 & wait");
     let id = env.id("a");
     assert!(env.run_detached(&id).status.success());
-    for _ in 0..100 {
-        if serde_json::from_slice::<Vec<i32>>(&env.kiste(&["ps", "-f", "json", &id]).stdout).unwrap().len() == 3 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let pids: Vec<i32> = serde_json::from_slice(&env.kiste(&["ps", "-f", "json", &id]).stdout).unwrap();
-    assert_eq!(pids.len(), 3);
+    let pids = wait_processes(&env, &id, 3);
     assert!(env.kiste(&["kill", "--all", &id, "KILL"]).status.success());
     env.wait_status(&id, "stopped");
     for p in pids {
@@ -152,11 +162,14 @@ fn events_report_stats_and_oom() {
     assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{ev}");
     assert!(ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{ev}");
     assert_eq!(ev["data"]["memory"]["usage"]["limit"], 16777216);
-    let watcher = env.cmd(&["events", "--interval", "1s", &id]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The first stats line shows the watcher has read its OOM baseline.
+    let mut watcher = env.cmd(&["events", "--interval", "100ms", &id]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("\"stats\""), "{first}");
     std::fs::write(env.bundle.join("rootfs/tmp/go"), "").unwrap();
-    let out = watcher.wait_with_output().unwrap();
-    let text = stdout(&out);
+    let text = lines.map(|l| l.unwrap() + "\n").collect::<String>();
+    assert!(watcher.wait().unwrap().success());
     let oom = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|v| v["type"] == "oom");
     assert!(oom.is_some(), "no oom event in {text}");
     env.wait_status(&id, "stopped");

@@ -32,19 +32,21 @@ pub fn events(root: &Path, id: &str, once: bool, interval: Duration) -> Result<(
     let tick = Duration::from_millis(100).min(interval);
     let mut waited = Duration::ZERO;
     loop {
-        // Reports an OOM within a tick, stats every interval.
+        // Reports an OOM within a tick, stats every interval. The state is
+        // read before the OOM count, so an OOM kill that ended the container
+        // is still reported on the pass that sees it stopped.
+        let stopped = !matches!(read_state(root, id), Ok((_, s)) if !matches!(s, Status::Stopped));
         let now = stats::oom_kills(&cg);
         if now > ooms {
             print(json!({"type": "oom", "id": id}));
             ooms = now;
         }
+        if stopped {
+            return Ok(());
+        }
         if waited >= interval {
             print(stats_event());
             waited = Duration::ZERO;
-        }
-        match read_state(root, id) {
-            Ok((_, s)) if !matches!(s, Status::Stopped) => {}
-            _ => return Ok(()),
         }
         std::thread::sleep(tick);
         waited += tick;
