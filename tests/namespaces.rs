@@ -7,12 +7,19 @@ mod common;
 use common::*;
 use std::process::{Command, Stdio};
 
-/// A process in namespaces of its own, to be joined by path.
+/// A process in namespaces of its own, to be joined by path. Its sleep
+/// dies with unshare (--kill-child) and holds none of the test's output.
 struct Holder(std::process::Child);
 
 impl Holder {
     fn new(flags: &[&str]) -> Holder {
-        let child = Command::new("unshare").args(flags).args(["--fork", "sleep", "60"]).stdout(Stdio::null()).spawn().unwrap();
+        let child = Command::new("unshare")
+            .args(flags)
+            .args(["--fork", "--kill-child", "sleep", "60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let h = Holder(child);
         // The sleep is unshare's child; wait for it to exist.
         for _ in 0..200 {

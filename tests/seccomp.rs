@@ -104,7 +104,8 @@ fn notify_is_answered_by_the_listener() {
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
         let msg =
-            nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::empty()).unwrap();
+            nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC)
+                .unwrap();
         let mut fd = -1;
         for c in msg.cmsgs().unwrap() {
             if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {

@@ -13,7 +13,8 @@ fn receive_master(listener: UnixListener) -> (String, OwnedFd) {
     let mut buf = [0u8; 256];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::empty()).unwrap();
+    let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC)
+        .unwrap();
     let mut fd = None;
     for c in msg.cmsgs().unwrap() {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {

@@ -22,12 +22,33 @@ pub struct Env {
     pub name: String,
 }
 
+/// The template rootfs of the test binary running as `pid`.
+fn template_path(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("kiste-test-rootfs-{pid}"))
+}
+
+/// Removes this test binary's template when it exits.
+extern "C" fn remove_template() {
+    let _ = std::fs::remove_dir_all(template_path(std::process::id()));
+}
+
 /// A busybox rootfs, made once per test binary and hard-linked per test.
+/// It is removed at exit, and the templates of test binaries that are gone
+/// (killed before their exit) are removed here.
 fn template() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
-        let t = std::env::temp_dir().join(format!("kiste-test-rootfs-{}", std::process::id()));
+        for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("kiste-test-rootfs-").and_then(|p| p.parse::<u32>().ok()) {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let t = template_path(std::process::id());
         let _ = std::fs::remove_dir_all(&t);
+        unsafe { libc::atexit(remove_template) };
         for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
             std::fs::create_dir_all(t.join(d)).unwrap();
         }
