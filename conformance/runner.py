@@ -63,7 +63,7 @@ CHECK_KEYS = {"exit", "stdout_equals", "stdout_contains", "stdout_not_contains",
               "json_keys", "pid", "pid_file", "files", "files_regex",
               "files_json", "files_missing", "error_names"}
 STEP_KEYS = {"run": CHECK_KEYS | {"run", "cwd", "outcome"},
-             "host": CHECK_KEYS | {"host", "outcome"},
+             "host": CHECK_KEYS | {"host", "outcome", "within"},
              "wait_status": {"wait_status", "timeout"},
              "output_of_step": CHECK_KEYS | {"output_of_step"},
              "sleep": {"sleep"}}
@@ -525,21 +525,22 @@ class Runner:
                                    if k not in ("run", "cwd", "outcome")}, ctx), res, bundle)
         elif "host" in step:
             # a shell command on the host, e.g. to look at the container's
-            # cgroup or at files it writes; RUNTIME and STATE are set
-            env = dict(os.environ, RUNTIME=self.runtime, STATE=self.state_root)
-            argv = ["/bin/sh", "-c", substitute(step["host"], ctx)]
-            old = os.environ.copy()
-            os.environ.update(env)
-            try:
-                res = self.runtime_cmd(None, ctx, tag, argv=argv)
-            finally:
-                os.environ.clear()
-                os.environ.update(old)
+            # cgroup or at files it writes; RUNTIME and STATE are set. With
+            # "within": S it is run again until its checks hold, for up to S
+            # seconds, for what the container does in its own time.
+            deadline = time.monotonic() + float(step.get("within", 0))
+            exp = substitute({k: v for k, v in step.items()
+                              if k not in ("host", "outcome", "within")}, ctx)
+            while True:
+                res = self.host_cmd(step["host"], ctx, tag)
+                if time.monotonic() > deadline or self.holds(exp, res, bundle):
+                    break
+                self.log.pop()  # only the last try goes in the transcript
+                time.sleep(0.1)
             step_results[i + 1] = res
             if step.get("outcome"):
                 self.note_outcome(step, res)
-            self.check(substitute({k: v for k, v in step.items()
-                                   if k not in ("host", "outcome")}, ctx), res, bundle)
+            self.check(exp, res, bundle)
         elif "wait_status" in step:
             self.wait_status(step, ctx, tag)
         elif "output_of_step" in step:
@@ -556,6 +557,24 @@ class Runner:
             time.sleep(float(step["sleep"]))
         else:
             raise CaseError(f"unknown step {json.dumps(step)}")
+
+    def holds(self, exp, res, bundle):
+        try:
+            self.check(exp, res, bundle)
+            return True
+        except CaseFailure:
+            return False
+
+    def host_cmd(self, command, ctx, tag):
+        env = dict(os.environ, RUNTIME=self.runtime, STATE=self.state_root)
+        argv = ["/bin/sh", "-c", substitute(command, ctx)]
+        old = os.environ.copy()
+        os.environ.update(env)
+        try:
+            return self.runtime_cmd(None, ctx, tag, argv=argv)
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
 
     def note_outcome(self, step, res):
         """The case's outcome (for REPORT/REPORT_JSON): the result of the first
