@@ -10,7 +10,7 @@
 #      (process, cgroup, mount, state file, pid file); the state file
 #      truncated, removed or garbled; PID 1 killed at a random moment; --root
 #      on a full tmpfs; 200 containers 20 at a time and 20 concurrent execs,
-#      with fds, mounts, cgroups and state counted before and after;
+#      with kiste processes, mounts, cgroups and state counted before and after;
 #      start/kill/delete/state/list racing on one id.
 #   2. hack/hostile.sh: the table of malformed and hostile bundles
 #      (conformance/hostile/), against kiste only (hack/hostile.sh itself
