@@ -140,7 +140,9 @@ def descendants():
 
 
 def cgroups_named(fragment, root="/sys/fs/cgroup", depth=6):
-    """Cgroup directories whose name contains fragment, deepest first."""
+    """Cgroup directories whose name contains fragment (not followed by a
+    digit: kc7-1 is not kc7-10), deepest first."""
+    pattern = re.compile(re.escape(fragment) + r"(?![0-9])")
     found = []
     if not os.path.isdir(root):
         return found
@@ -149,7 +151,7 @@ def cgroups_named(fragment, root="/sys/fs/cgroup", depth=6):
         if dirpath.count("/") - base_depth >= depth:
             dirnames[:] = []
         for d in dirnames:
-            if fragment in d:
+            if pattern.search(d):
                 found.append(os.path.join(dirpath, d))
     return sorted(found, key=lambda p: -p.count("/"))
 

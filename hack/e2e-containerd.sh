@@ -28,6 +28,11 @@ ensure_packages containerd busybox-static >&2 || { echo "e2e-containerd: could n
 tmp=$(mktemp -d /tmp/kiste-e2e-ctr.XXXXXX)
 ns=kiste-e2e
 daemon=
+# containerd makes a parent cgroup per namespace (/kiste-e2e); the
+# containers' own ones are kiste's, gone with them unless a run was killed.
+remove_ns_cgroups() {
+    find /sys/fs/cgroup -maxdepth 7 -depth -type d -path "*/$ns*" -exec rmdir {} \; 2>/dev/null || true
+}
 cleanup() {
     set +e
     if [ -n "$daemon" ]; then
@@ -37,14 +42,11 @@ cleanup() {
     fi
     pkill -f "containerd-shim-runc-v2 -namespace $ns" 2>/dev/null
     grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-    # containerd makes a parent cgroup per namespace (/kiste-e2e); the
-    # containers' own ones are kiste's, gone with them.
-    for d in /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/"$ns"; do
-        [ -d "$d" ] && rmdir "$d" 2>/dev/null
-    done
+    remove_ns_cgroups
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
+remove_ns_cgroups # what an earlier, killed run left
 
 # The runtime: a wrapper that logs each command line, then runs kiste.
 state=$tmp/kiste-state
