@@ -12,15 +12,20 @@ use std::process::{Command, Stdio};
 struct Holder(std::process::Child);
 
 impl Holder {
-    fn new(flags: &[&str]) -> Holder {
+    /// `unshare ARGS`, with the program forked and killed with unshare.
+    fn spawn(args: &[&str]) -> Holder {
         let child = Command::new("unshare")
-            .args(flags)
-            .args(["--fork", "--kill-child", "sleep", "60"])
+            .args(["--fork", "--kill-child"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let h = Holder(child);
+        Holder(child)
+    }
+
+    fn new(flags: &[&str]) -> Holder {
+        let h = Holder::spawn(&[flags, &["sleep", "60"]].concat());
         // The sleep is unshare's child; wait for it to exist.
         for _ in 0..200 {
             if h.inner_pid().is_some() {
@@ -148,12 +153,7 @@ fn without_a_mount_namespace_the_container_is_only_chrooted() {
 /// namespace has an empty tmpfs over /sys/fs/cgroup.
 #[test]
 fn joining_a_mount_namespace_still_puts_the_init_in_its_cgroups() {
-    let child = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "--fork", "sh", "-c", "mount -t tmpfs none /sys/fs/cgroup && exec sleep 60"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let holder = Holder(child);
+    let holder = Holder::spawn(&["--mount", "--propagation", "private", "sh", "-c", "mount -t tmpfs none /sys/fs/cgroup && exec sleep 60"]);
     let mut ready = false;
     for _ in 0..200 {
         if let Some(pid) = holder.inner_pid()
