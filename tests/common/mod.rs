@@ -40,10 +40,10 @@ fn template() -> PathBuf {
     ONCE.get_or_init(|| {
         for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name.strip_prefix("kiste-test-rootfs-").and_then(|p| p.parse::<u32>().ok()) {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
+            if let Some(pid) = name.strip_prefix("kiste-test-rootfs-").and_then(|p| p.parse::<u32>().ok())
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
             }
         }
         let t = template_path(std::process::id());
