@@ -185,6 +185,7 @@ fn a_recycled_pid_is_not_taken_for_the_container() {
     let state_file = env.root.join(format!("{id}.json"));
     let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
     let real = s["pid"].clone();
+    let start_time = |pid: i32| kiste::utils::proc_stat(pid).unwrap().start_time;
     let real_start = start_time(real.as_i64().unwrap() as i32);
     std::thread::sleep(std::time::Duration::from_millis(30));
     let mut stand_in = std::process::Command::new("sleep").arg("30").spawn().unwrap();
@@ -202,13 +203,6 @@ fn a_recycled_pid_is_not_taken_for_the_container() {
     assert_eq!(env.status(&id), "running");
     assert!(env.kiste(&["delete", "-f", &id]).status.success());
     env.assert_clean(&id);
-}
-
-/// Field 22 of /proc/PID/stat, in clock ticks since boot.
-fn start_time(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    rest.split(' ').nth(19).unwrap().parse().unwrap()
 }
 
 #[test]
